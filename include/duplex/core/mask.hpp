@@ -1,0 +1,68 @@
+// duplex — payload masking (RFC 6455 §5.3).
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace duplex {
+
+/// The 4-byte masking key a client puts in every frame header (RFC 6455 §5.3).
+using mask_key = std::array<std::uint8_t, 4>;
+
+namespace detail {
+
+// XORs n bytes of src into dst with the key rotated by `phase`. dst may equal src.
+// Works a 32-byte block at a time through unaligned 8-byte loads (memcpy), which
+// compilers turn into plain or SIMD moves; the byte loop only handles the tail.
+inline std::size_t mask_bytes(unsigned char* dst, const unsigned char* src, std::size_t n,
+                              const mask_key& key, std::size_t phase) noexcept {
+    unsigned char k[8];
+    for (std::size_t i = 0; i < 8; ++i)
+        k[i] = key[(phase + i) & 3];
+    std::uint64_t pattern;
+    std::memcpy(&pattern, k, 8);
+
+    std::size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        std::uint64_t w[4];
+        std::memcpy(w, src + i, 32);
+        w[0] ^= pattern;
+        w[1] ^= pattern;
+        w[2] ^= pattern;
+        w[3] ^= pattern;
+        std::memcpy(dst + i, w, 32);
+    }
+    for (; i + 8 <= n; i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, src + i, 8);
+        w ^= pattern;
+        std::memcpy(dst + i, &w, 8);
+    }
+    for (; i < n; ++i)
+        dst[i] = static_cast<unsigned char>(src[i] ^ k[i & 3]);
+    return (phase + n) & 3;
+}
+
+} // namespace detail
+
+/// XORs `size` bytes at `data` with `key`, in place (RFC 6455 §5.3). `phase` is the number of
+/// payload bytes of this frame already processed (only its value mod 4 matters), so a payload can be
+/// (un)masked chunk by chunk. Returns the phase for the next chunk. Masking twice restores the data.
+inline std::size_t apply_mask(void* data, std::size_t size, const mask_key& key,
+                              std::size_t phase = 0) noexcept {
+    auto* p = static_cast<unsigned char*>(data);
+    return detail::mask_bytes(p, p, size, key, phase & 3);
+}
+
+/// Writes the masked bytes of `src` to `dst` in one pass (the copy a client makes into its send
+/// buffer). `dst` and `src` must be equal or not overlap. Returns the phase for the next chunk.
+inline std::size_t copy_masked(void* dst, const void* src, std::size_t size, const mask_key& key,
+                               std::size_t phase = 0) noexcept {
+    return detail::mask_bytes(static_cast<unsigned char*>(dst),
+                              static_cast<const unsigned char*>(src), size, key, phase & 3);
+}
+
+} // namespace duplex
