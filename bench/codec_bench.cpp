@@ -1,0 +1,369 @@
+// duplex — micro-benchmarks for the sans-IO codec: masking, UTF-8 validation, frame headers.
+// SPDX-License-Identifier: MIT
+//
+// Every benchmark reports bytes/s and carries its size in its name ("size:N", "off:N"), so
+// bench/run.sh can read each result as a ratio to the memcpy baseline of the same size.
+// Baselines in this binary:
+//   memcpy        copying the same bytes (the speed of light for a pass that reads and writes)
+//   naive_mask    the textbook `p[i] ^= key[i % 4]` loop, as the compiler sees fit to build it
+//   scalar_mask   the same loop with auto-vectorization turned off: truly one byte at a time
+//   or_bytes      OR of every byte (what an "is it all ASCII?" scan costs when vectorized)
+//   memchr        libc's memchr for a byte that is absent (a read-only full scan)
+
+#include <duplex/core/frame.hpp>
+#include <duplex/core/mask.hpp>
+#include <duplex/core/utf8.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace {
+
+constexpr std::int64_t kib = 1024;
+constexpr std::int64_t mib = 1024 * kib;
+
+// The payload sizes every bulk benchmark runs at: a tiny frame, the largest control frame,
+// and typical small, medium and large messages.
+const std::int64_t bulk_sizes[] = {16, 125, kib, 16 * kib, mib};
+
+const duplex::mask_key test_key = {0x37, 0xfa, 0x21, 0x3d};
+
+// Bytes starting at a 64-byte boundary, plus slack so that `at(offset)` may start a little
+// past it: the offset is then exactly the misalignment the benchmark asked for.
+class aligned_buffer {
+public:
+    explicit aligned_buffer(std::size_t size, unsigned seed = 1) : storage_(size + 128) {
+        const auto addr = reinterpret_cast<std::uintptr_t>(storage_.data());
+        base_ = storage_.data() + (64 - addr % 64) % 64;
+        // xorshift32: arbitrary bytes, deterministic from run to run.
+        std::uint32_t x = seed * 2654435761u + 1;
+        for (auto& b : storage_) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            b = static_cast<unsigned char>(x);
+        }
+    }
+
+    unsigned char* at(std::size_t offset) noexcept { return base_ + offset; }
+
+private:
+    std::vector<unsigned char> storage_;
+    unsigned char* base_ = nullptr;
+};
+
+void set_bytes(benchmark::State& state, std::int64_t bytes_per_iteration) {
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * bytes_per_iteration);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Baseline: memcpy of the same sizes (args: size, source and destination offset).
+
+void memcpy_baseline(benchmark::State& state) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    const auto off = static_cast<std::size_t>(state.range(1));
+    aligned_buffer src(n, 1), dst(n, 2);
+    unsigned char* s = src.at(off);
+    unsigned char* d = dst.at(off);
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(s);
+        benchmark::DoNotOptimize(d);
+        std::memcpy(d, s, n);
+        benchmark::ClobberMemory();
+    }
+    set_bytes(state, state.range(0));
+}
+BENCHMARK(memcpy_baseline)
+    ->Name("memcpy")
+    ->ArgNames({"size", "off"})
+    ->Args({6, 0})   // as many bytes as a small masked header
+    ->Args({10, 0})  // a 64-bit-length unmasked header
+    ->Args({14, 0})  // the largest header
+    ->Args({16, 0})->Args({16, 1})
+    ->Args({125, 0})->Args({125, 1})
+    ->Args({kib, 0})->Args({kib, 1})
+    ->Args({16 * kib, 0})->Args({16 * kib, 1})
+    ->Args({mib, 0})->Args({mib, 1});
+
+// ---------------------------------------------------------------------------------------------
+// Masking (RFC 6455 §5.3). Args: size, offset from a 64-byte boundary, starting phase.
+
+void mask_args(benchmark::internal::Benchmark* b) {
+    b->ArgNames({"size", "off", "phase"});
+    for (const auto n : bulk_sizes) {
+        b->Args({n, 0, 0}); // aligned, a frame's first bytes
+        b->Args({n, 1, 3}); // misaligned by one, continuing a frame three bytes in
+    }
+}
+
+void apply_mask_in_place(benchmark::State& state) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    aligned_buffer buf(n);
+    unsigned char* p = buf.at(static_cast<std::size_t>(state.range(1)));
+    const auto phase = static_cast<std::size_t>(state.range(2));
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(p);
+        std::size_t next = duplex::apply_mask(p, n, test_key, phase);
+        benchmark::DoNotOptimize(next);
+        benchmark::ClobberMemory();
+    }
+    set_bytes(state, state.range(0));
+}
+BENCHMARK(apply_mask_in_place)->Name("apply_mask")->Apply(mask_args);
+
+void copy_masked_bench(benchmark::State& state) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    const auto off = static_cast<std::size_t>(state.range(1));
+    aligned_buffer src(n, 1), dst(n, 2);
+    const unsigned char* s = src.at(off);
+    unsigned char* d = dst.at(off);
+    const auto phase = static_cast<std::size_t>(state.range(2));
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(s);
+        benchmark::DoNotOptimize(d);
+        std::size_t next = duplex::copy_masked(d, s, n, test_key, phase);
+        benchmark::DoNotOptimize(next);
+        benchmark::ClobberMemory();
+    }
+    set_bytes(state, state.range(0));
+}
+BENCHMARK(copy_masked_bench)->Name("copy_masked")->Apply(mask_args);
+
+// The reference every masking implementation is checked against. Kept out of line so the
+// loop is compiled once, the way a caller that wrote it by hand would get it.
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+void naive_mask(unsigned char* p, std::size_t n, const duplex::mask_key& key) {
+    for (std::size_t i = 0; i < n; ++i)
+        p[i] ^= key[i % 4];
+}
+
+// The same loop, with the compiler told not to vectorize it.
+#if defined(__clang__)
+__attribute__((noinline)) void scalar_mask(unsigned char* p, std::size_t n,
+                                           const duplex::mask_key& key) {
+#pragma clang loop vectorize(disable) interleave(disable)
+    for (std::size_t i = 0; i < n; ++i)
+        p[i] ^= key[i % 4];
+}
+#elif defined(__GNUC__)
+__attribute__((noinline, optimize("no-tree-vectorize"))) void
+scalar_mask(unsigned char* p, std::size_t n, const duplex::mask_key& key) {
+    for (std::size_t i = 0; i < n; ++i)
+        p[i] ^= key[i % 4];
+}
+#else
+void scalar_mask(unsigned char* p, std::size_t n, const duplex::mask_key& key) {
+    naive_mask(p, n, key);
+}
+#endif
+
+template <void (*Mask)(unsigned char*, std::size_t, const duplex::mask_key&)>
+void reference_mask(benchmark::State& state) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    aligned_buffer buf(n);
+    unsigned char* p = buf.at(static_cast<std::size_t>(state.range(1)));
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(p);
+        Mask(p, n, test_key);
+        benchmark::ClobberMemory();
+    }
+    set_bytes(state, state.range(0));
+}
+
+void reference_mask_args(benchmark::internal::Benchmark* b) {
+    b->ArgNames({"size", "off"});
+    for (const auto n : bulk_sizes)
+        b->Args({n, 0});
+}
+BENCHMARK_TEMPLATE(reference_mask, naive_mask)->Name("naive_mask")->Apply(reference_mask_args);
+BENCHMARK_TEMPLATE(reference_mask, scalar_mask)->Name("scalar_mask")->Apply(reference_mask_args);
+
+// ---------------------------------------------------------------------------------------------
+// UTF-8 validation (RFC 3629). Args: size.
+
+// Printable ASCII, like JSON or English chat messages.
+std::string ascii_text(std::size_t n) {
+    static const char words[] = "{\"type\":\"message\",\"text\":\"The quick brown fox jumps over "
+                                "the lazy dog; 0123456789.\"} ";
+    std::string s;
+    s.reserve(n);
+    while (s.size() < n)
+        s.push_back(words[s.size() % (sizeof words - 1)]);
+    return s;
+}
+
+// A realistic multilingual chat log: ASCII markup and Latin text mixed with Greek, Cyrillic,
+// CJK, Japanese kana and emoji (2-, 3- and 4-byte sequences). Cut at a code point boundary
+// and padded with spaces to exactly n bytes, so the result is complete, valid UTF-8.
+std::string mixed_text(std::size_t n) {
+    static const char* const lines[] = {
+        "{\"user\":\"alice\",\"text\":\"Καλημέρα κόσμε! Good morning 🌅\"}\n",
+        "{\"user\":\"bob\",\"text\":\"你好，世界。今天天气很好。\"}\n",
+        "{\"user\":\"carol\",\"text\":\"Привет, как дела? 👍 Всё хорошо.\"}\n",
+        "{\"user\":\"dave\",\"text\":\"こんにちは、元気ですか？🎉🎉\"}\n",
+        "{\"user\":\"erin\",\"text\":\"Plain ASCII line with a café and naïve résumé.\"}\n",
+        "{\"user\":\"frank\",\"text\":\"한국어 텍스트와 emoji 🚀🔥 mixed in.\"}\n",
+    };
+    std::string s;
+    for (std::size_t i = 0; s.size() < n; ++i)
+        s += lines[i % (sizeof lines / sizeof lines[0])];
+    std::size_t cut = n;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80)
+        --cut; // back up to the lead byte of the code point the cut would split
+    s.resize(cut);
+    s.resize(n, ' ');
+    return s;
+}
+
+void utf8_args(benchmark::internal::Benchmark* b) {
+    b->ArgNames({"size"});
+    for (const auto n : {kib, 16 * kib, mib})
+        b->Arg(n);
+}
+
+// Validates `text` in chunks of `chunk` bytes (0: all at once).
+void validate(benchmark::State& state, const std::string& text, std::size_t chunk) {
+    const char* p = text.data();
+    const std::size_t n = text.size();
+    if (chunk == 0)
+        chunk = n;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(p);
+        duplex::utf8_validator v;
+        bool ok = true;
+        for (std::size_t i = 0; i < n; i += chunk)
+            ok &= v.feed(p + i, n - i < chunk ? n - i : chunk);
+        ok &= v.complete();
+        benchmark::DoNotOptimize(ok);
+    }
+    if (!duplex::is_valid_utf8(text.data(), text.size()))
+        state.SkipWithError("benchmark text is not valid UTF-8");
+    set_bytes(state, static_cast<std::int64_t>(n));
+}
+
+void utf8_ascii(benchmark::State& state) {
+    validate(state, ascii_text(static_cast<std::size_t>(state.range(0))), 0);
+}
+BENCHMARK(utf8_ascii)->Apply(utf8_args);
+
+void utf8_mixed(benchmark::State& state) {
+    validate(state, mixed_text(static_cast<std::size_t>(state.range(0))), 0);
+}
+BENCHMARK(utf8_mixed)->Apply(utf8_args);
+
+// Fed as a socket would deliver it: 1 KiB reads, which split code points at random.
+void utf8_mixed_chunked(benchmark::State& state) {
+    validate(state, mixed_text(static_cast<std::size_t>(state.range(0))), kib);
+}
+BENCHMARK(utf8_mixed_chunked)->Name("utf8_mixed_1k_chunks")->Apply(utf8_args);
+
+void or_bytes(benchmark::State& state) {
+    const std::string text = mixed_text(static_cast<std::size_t>(state.range(0)));
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    const std::size_t n = text.size();
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(p);
+        unsigned acc = 0;
+        for (std::size_t i = 0; i < n; ++i)
+            acc |= p[i];
+        benchmark::DoNotOptimize(acc);
+    }
+    set_bytes(state, static_cast<std::int64_t>(n));
+}
+BENCHMARK(or_bytes)->Apply(utf8_args);
+
+void memchr_baseline(benchmark::State& state) {
+    const std::string text = mixed_text(static_cast<std::size_t>(state.range(0)));
+    const char* p = text.data();
+    const std::size_t n = text.size();
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(p);
+        const void* hit = std::memchr(p, 0xFF, n); // 0xFF never occurs in UTF-8: a full scan
+        benchmark::DoNotOptimize(hit);
+    }
+    set_bytes(state, static_cast<std::int64_t>(n));
+}
+BENCHMARK(memchr_baseline)->Name("memchr")->Apply(utf8_args);
+
+// ---------------------------------------------------------------------------------------------
+// Frame headers (RFC 6455 §5.2). Bytes/s counts header bytes only; compare with memcpy of the
+// same size. The "size" arg is the header size.
+
+// Decodes the header in `wire` (a header followed by some payload) over and over.
+void decode(benchmark::State& state, const std::vector<unsigned char>& wire, duplex::role receiver) {
+    const unsigned char* p = wire.data();
+    const duplex::header_rules rules{receiver, 0};
+    std::error_code ec;
+    duplex::frame_header h;
+    std::size_t header_bytes = 0;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(p); // the bytes may have changed: decode them again
+        const auto st = duplex::decode_header(p, wire.size(), h, ec, rules);
+        benchmark::DoNotOptimize(st);
+        benchmark::DoNotOptimize(h);
+        header_bytes = h.header_size;
+    }
+    if (duplex::decode_header(p, wire.size(), h, ec, rules) != duplex::decode_status::complete ||
+        header_bytes != static_cast<std::size_t>(state.range(0)))
+        state.SkipWithError("benchmark header does not decode");
+    set_bytes(state, state.range(0));
+}
+
+void decode_small_masked(benchmark::State& state) {
+    // RFC 6455 §5.7: a masked "Hello" from a client, as a server reads it.
+    decode(state, {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58},
+           duplex::role::server);
+}
+BENCHMARK(decode_small_masked)->Name("decode_header_small_masked")->ArgNames({"size"})->Arg(6);
+
+void decode_64bit(benchmark::State& state) {
+    // RFC 6455 §5.7: an unmasked 64 KiB binary frame from a server, as a client reads it.
+    decode(state, {0x82, 0x7f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0xAA, 0xBB},
+           duplex::role::client);
+}
+BENCHMARK(decode_64bit)->Name("decode_header_64bit")->ArgNames({"size"})->Arg(10);
+
+void decode_64bit_masked(benchmark::State& state) {
+    // The largest header: a masked 64 KiB frame from a client, as a server reads it.
+    decode(state,
+           {0x82, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x37, 0xfa, 0x21, 0x3d},
+           duplex::role::server);
+}
+BENCHMARK(decode_64bit_masked)->Name("decode_header_64bit_masked")->ArgNames({"size"})->Arg(14);
+
+void encode(benchmark::State& state, std::uint64_t payload_length) {
+    duplex::frame_header h;
+    h.op = duplex::opcode::binary;
+    h.masked = true;
+    h.key = test_key;
+    h.payload_length = payload_length;
+    unsigned char out[duplex::max_header_size];
+    unsigned char* o = out;
+    std::size_t written = 0;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(h); // the header may have changed: encode it again
+        benchmark::DoNotOptimize(o);
+        written = duplex::encode_header(h, o);
+        benchmark::DoNotOptimize(written);
+        benchmark::ClobberMemory();
+    }
+    if (written != static_cast<std::size_t>(state.range(0)))
+        state.SkipWithError("unexpected header size");
+    set_bytes(state, state.range(0));
+}
+
+void encode_small_masked(benchmark::State& state) { encode(state, 5); }
+BENCHMARK(encode_small_masked)->Name("encode_header_small_masked")->ArgNames({"size"})->Arg(6);
+
+void encode_64bit_masked(benchmark::State& state) { encode(state, 65536); }
+BENCHMARK(encode_64bit_masked)->Name("encode_header_64bit_masked")->ArgNames({"size"})->Arg(14);
+
+} // namespace
