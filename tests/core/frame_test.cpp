@@ -462,3 +462,16 @@ TEST_CASE("frame: every first and second header byte round-trips through decode 
     CHECK(complete == data + control);
     CHECK(mismatches == 0);
 }
+
+TEST_CASE("frame: a 64-bit length fails as soon as six zero bytes make it non-minimal") {
+    const bytes wire = {0x82, 127, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    frame_header h;
+    std::error_code ec;
+    // Seven bytes: the next length byte may still be non-zero, making the length >= 2^16.
+    CHECK(duplex::decode_header(wire.data(), 7, h, ec, receiving(role::client)) == decode_status::need_more);
+    for (std::size_t n = 8; n <= wire.size(); ++n) {
+        INFO(n << " bytes");
+        CHECK(duplex::decode_header(wire.data(), n, h, ec, receiving(role::client)) == decode_status::failed);
+        CHECK(ec == duplex::error::non_minimal_length);
+    }
+}

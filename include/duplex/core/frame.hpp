@@ -138,6 +138,11 @@ inline decode_status decode_header(const void* data, std::size_t size, frame_hea
             ec = error::length_high_bit;
             return decode_status::failed;
         }
+        // Six zero bytes leave at most 0xFFFF, which needed the 16-bit form: fail at the sixth.
+        if (size >= 8 && (p[2] | p[3] | p[4] | p[5] | p[6] | p[7]) == 0) {
+            ec = error::non_minimal_length;
+            return decode_status::failed;
+        }
         if (size < 10)
             return decode_status::need_more;
         length = 0;
