@@ -32,6 +32,15 @@ public:
                     break;
                 if (!lead(*p))
                     return fail(start, p);
+                // Fast path: the whole sequence is here and valid. Otherwise the byte-at-a-time
+                // path below finds the exact byte that fails (or keeps the state for next time).
+                if (static_cast<std::size_t>(end - p) > need_ && whole_sequence(p)) {
+                    p += need_ + 1;
+                    need_ = 0;
+                    lo_ = 0x80;
+                    hi_ = 0xBF;
+                    continue;
+                }
             } else {
                 if (*p < lo_ || *p > hi_)
                     return fail(start, p);
@@ -72,6 +81,12 @@ private:
         while (p != end && *p < 0x80)
             ++p;
         return p;
+    }
+
+    // True if the need_ bytes after the lead at p complete a valid sequence.
+    bool whole_sequence(const unsigned char* p) const noexcept {
+        return p[1] >= lo_ && p[1] <= hi_ && (need_ < 2 || (p[2] & 0xC0) == 0x80) &&
+               (need_ < 3 || (p[3] & 0xC0) == 0x80);
     }
 
     // Starts a multi-byte sequence at lead byte `b`; false if `b` cannot start one.
