@@ -2,8 +2,15 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <duplex/core/base64.hpp>
+#include <duplex/core/client_handshake.hpp>
 #include <duplex/core/close.hpp>
 #include <duplex/core/error.hpp>
 #include <duplex/core/frame.hpp>
+#include <duplex/core/handshake.hpp>
+#include <duplex/core/http.hpp>
 #include <duplex/core/mask.hpp>
+#include <duplex/core/server_handshake.hpp>
+#include <duplex/core/sha1.hpp>
+#include <duplex/core/url.hpp>
 #include <duplex/core/utf8.hpp>

@@ -55,7 +55,7 @@ enum class error {
     upgrade_bad_extension,  // Sec-WebSocket-Extensions does not parse (400)
     upgrade_bad_target,     // the request-target is not a path or an absolute URI (400)
     upgrade_rejected,       // the application's accept hook refused the request (its own status)
-    bad_response_header,    // a header the application added has an invalid name or value
+    bad_header_field,       // a field or subprotocol the application gave is invalid or one the handshake owns
 
     // Opening handshake, client side (RFC 6455 §4.1).
     handshake_status,       // the server answered with a status other than 101
@@ -152,8 +152,9 @@ public:
             return "WebSocket upgrade request: request-target is not a valid path or URI";
         case error::upgrade_rejected:
             return "WebSocket upgrade request refused by the application";
-        case error::bad_response_header:
-            return "a header field given for the response has an invalid name or value";
+        case error::bad_header_field:
+            return "a header field or subprotocol given by the application is invalid, or is one "
+                   "the handshake sets itself";
         case error::handshake_status:
             return "WebSocket handshake failed: server did not answer 101 Switching Protocols";
         case error::handshake_no_upgrade:
