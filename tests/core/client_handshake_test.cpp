@@ -39,15 +39,30 @@ struct result {
     std::string subprotocol;
 };
 
-result answer(const std::string& response, duplex::client_handshake_options options = chat_options()) {
-    duplex::client_handshake hs(std::move(options));
-    std::error_code ec;
-    hs.start("server.example.com", "/chat", rfc_key, ec);
-    REQUIRE_FALSE(ec);
-    hs.feed(response.data(), response.size(), ec);
-    CHECK(hs.done());
-    CHECK(ec == hs.error());
-    return {hs.accepted(), ec, hs.status(), std::string(hs.subprotocol())};
+// Feeds the response whole, then split in two at every position; every feeding must reach the
+// same outcome.
+result answer(const std::string& response, const duplex::client_handshake_options& options = chat_options()) {
+    result whole{};
+    std::size_t differences = 0;
+    for (std::size_t cut = response.size() + 1; cut-- > 0;) {
+        duplex::client_handshake hs(options);
+        std::error_code ec;
+        hs.start("server.example.com", "/chat", rfc_key, ec);
+        REQUIRE_FALSE(ec);
+        std::size_t used = hs.feed(response.data(), cut, ec);
+        if (!hs.done())
+            used += hs.feed(response.data() + used, response.size() - used, ec);
+        CHECK(hs.done());
+        CHECK(ec == hs.error());
+        const result r{hs.accepted(), ec, hs.status(), std::string(hs.subprotocol())};
+        if (cut == response.size())
+            whole = r;
+        else
+            differences += r.accepted != whole.accepted || r.ec != whole.ec || r.status != whole.status ||
+                           r.subprotocol != whole.subprotocol;
+    }
+    CHECK(differences == 0);
+    return whole;
 }
 
 } // namespace

@@ -49,14 +49,28 @@ struct outcome {
     std::string response;
 };
 
-outcome handshake(const std::string& request, duplex::server_handshake_options options = {}) {
-    duplex::server_handshake hs(std::move(options));
-    std::error_code ec;
-    const std::size_t used = hs.feed(request.data(), request.size(), ec);
-    CHECK(hs.done());
-    CHECK(used <= request.size());
-    CHECK(ec == hs.error());
-    return {hs.accepted(), ec, std::string(hs.response())};
+// Feeds the request whole, then split in two at every position; every feeding must reach the
+// same outcome (accepted or not, error, response bytes).
+outcome handshake(const std::string& request, const duplex::server_handshake_options& options = {}) {
+    outcome whole{};
+    std::size_t differences = 0;
+    for (std::size_t cut = request.size() + 1; cut-- > 0;) {
+        duplex::server_handshake hs(options);
+        std::error_code ec;
+        std::size_t used = hs.feed(request.data(), cut, ec);
+        if (!hs.done())
+            used += hs.feed(request.data() + used, request.size() - used, ec);
+        CHECK(hs.done());
+        CHECK(used <= request.size());
+        CHECK(ec == hs.error());
+        const outcome o{hs.accepted(), ec, std::string(hs.response())};
+        if (cut == request.size())
+            whole = o;
+        else
+            differences += o.accepted != whole.accepted || o.ec != whole.ec || o.response != whole.response;
+    }
+    CHECK(differences == 0);
+    return whole;
 }
 
 } // namespace
