@@ -51,7 +51,7 @@ TEST_CASE("handshake: generate_key gives valid, distinct keys") {
 }
 
 TEST_CASE("handshake: parse_extensions reads names, bare parameters, values and quoted values") {
-    std::vector<duplex::extension> exts;
+    std::vector<duplex::extension_offer> exts;
     REQUIRE(duplex::parse_extensions(
         "permessage-deflate; client_max_window_bits; server_max_window_bits=10, "
         "permessage-deflate ;client_max_window_bits = \"15\" , x-foo",
@@ -78,7 +78,7 @@ TEST_CASE("handshake: parse_extensions reads names, bare parameters, values and 
 }
 
 TEST_CASE("handshake: parse_extensions unescapes quoted values, which must then be tokens") {
-    std::vector<duplex::extension> exts;
+    std::vector<duplex::extension_offer> exts;
     REQUIRE(duplex::parse_extensions(R"(x; a="1\5"; b="q")", exts));
     CHECK(exts[0].params[0].value == "15");
     CHECK(exts[0].params[1].value == "q");
@@ -99,10 +99,12 @@ TEST_CASE("handshake: malformed extension lists are rejected and leave the outpu
         "x; a=\"\"",        // empty quoted value is not a token
         "x; a=\"b\"c",      // junk after the quotes
         "ok, x; a=(",
+        "x; a=\"b\\",      // a quoted string ending in a lone backslash (found by fuzzing)
+        "x, y; a=\"\\",
     };
     for (const char* value : bad) {
         INFO(value);
-        std::vector<duplex::extension> exts(1);
+        std::vector<duplex::extension_offer> exts(1);
         exts[0].name = "kept";
         CHECK_FALSE(duplex::parse_extensions(value, exts));
         REQUIRE(exts.size() == 1);
@@ -111,14 +113,14 @@ TEST_CASE("handshake: malformed extension lists are rejected and leave the outpu
 }
 
 TEST_CASE("handshake: format_extensions writes a list that parses back to the same extensions") {
-    std::vector<duplex::extension> exts(2);
+    std::vector<duplex::extension_offer> exts(2);
     exts[0].name = "permessage-deflate";
     exts[0].params.push_back({"client_max_window_bits", "", false});
     exts[0].params.push_back({"server_max_window_bits", "12", true});
     exts[1].name = "x-other";
     const std::string text = duplex::format_extensions(exts);
     CHECK(text == "permessage-deflate; client_max_window_bits; server_max_window_bits=12, x-other");
-    std::vector<duplex::extension> back;
+    std::vector<duplex::extension_offer> back;
     REQUIRE(duplex::parse_extensions(text, back));
     REQUIRE(back.size() == 2);
     CHECK(back[0].params[1].value == "12");

@@ -141,6 +141,12 @@ TEST_CASE("server_handshake: each broken rule gets its own error and HTTP status
         {"no Host", with(ex, "Host", ""), error::upgrade_no_host, 400},
         {"empty Host", with(ex, "Host", "Host: "), error::upgrade_no_host, 400},
         {"two Hosts", with(ex, "Upgrade", "Host: evil.example\r\nUpgrade: websocket"), error::upgrade_no_host, 400},
+        {"Host with a space", with(ex, "Host", "Host: a b"), error::upgrade_no_host, 400},
+        {"Host with a quote", with(ex, "Host", "Host: a\"b"), error::upgrade_no_host, 400},
+        {"Host port too long", with(ex, "Host", "Host: a:123456"), error::upgrade_no_host, 400},
+        {"Host empty port", with(ex, "Host", "Host: a:"), error::upgrade_no_host, 400},
+        {"empty Content-Length", with(ex, "Origin", "Content-Length: "), error::upgrade_body, 400},
+        {"Content-Length 0x0", with(ex, "Origin", "Content-Length: 0x0"), error::upgrade_body, 400},
         {"no Upgrade", with(ex, "Upgrade", ""), error::upgrade_no_upgrade, 426},
         {"Upgrade h2c", with(ex, "Upgrade", "Upgrade: h2c"), error::upgrade_no_upgrade, 426},
         {"Upgrade websockets", with(ex, "Upgrade", "Upgrade: websockets"), error::upgrade_no_upgrade, 426},
@@ -178,6 +184,31 @@ TEST_CASE("server_handshake: each broken rule gets its own error and HTTP status
             CHECK(r.head().get("Upgrade") == "websocket");
         }
     }
+}
+
+TEST_CASE("server_handshake: a zero Content-Length and every usual Host form are fine") {
+    for (const char* host : {"Host: example.com", "Host: example.com:8080", "Host: 127.0.0.1:1",
+                             "Host: [::1]:9000", "Host: [2001:db8::7]", "Host: xn--bcher-kva.example"}) {
+        INFO(host);
+        CHECK(handshake(join(with(example_lines(), "Host", host))).accepted);
+    }
+    CHECK(handshake(join(with(example_lines(), "Origin", "Content-Length: 0"))).accepted);
+    CHECK(handshake(join(with(example_lines(), "Origin", "Content-Length: 00"))).accepted);
+}
+
+TEST_CASE("server_handshake: in absolute form the host comes from the target, not Host") {
+    duplex::server_handshake hs;
+    const std::string request = join(with(with(example_lines(), "GET", "GET ws://real.example:81/chat HTTP/1.1"),
+                                          "Host", "Host: other.example"));
+    std::error_code ec;
+    hs.feed(request.data(), request.size(), ec);
+    REQUIRE(hs.accepted());
+    CHECK(hs.request().host == "real.example:81");
+    CHECK(hs.request().path == "/chat");
+    const auto bad = handshake(join(with(example_lines(), "GET", "GET ws://bad host/chat HTTP/1.1")));
+    CHECK(bad.ec == error::http_bad_request_line); // the space splits the request line
+    const auto empty = handshake(join(with(example_lines(), "GET", "GET ws:///chat HTTP/1.1")));
+    CHECK(empty.ec == error::upgrade_bad_target);
 }
 
 TEST_CASE("server_handshake: tokens are found case-insensitively among others") {

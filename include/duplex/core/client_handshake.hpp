@@ -19,7 +19,7 @@ namespace duplex {
 /// What a client asks for in its upgrade request.
 struct client_handshake_options {
     std::vector<std::string> subprotocols; // offered, most preferred first
-    std::vector<extension> extensions;     // offered, in order
+    std::vector<extension_offer> extensions;     // offered, in order
     header_list headers;                   // extra fields: Origin, Authorization, Cookie, ...
     http_limits limits;                    // for the server's response head
 };
@@ -131,7 +131,7 @@ public:
     /// The subprotocol the server chose, or empty.
     std::string_view subprotocol() const noexcept { return subprotocol_; }
     /// The extensions the server accepted, with its parameters.
-    const std::vector<extension>& extensions() const noexcept { return extensions_; }
+    const std::vector<extension_offer>& extensions() const noexcept { return extensions_; }
 
 private:
     void validate(std::error_code& ec) {
@@ -197,7 +197,7 @@ private:
     std::string key_;
     std::string request_;
     std::string subprotocol_;
-    std::vector<extension> extensions_;
+    std::vector<extension_offer> extensions_;
     std::error_code error_;
     bool done_ = false;
     bool accepted_ = false;

@@ -78,9 +78,9 @@ struct extension_param {
     bool has_value = false;
 };
 
-/// One extension from a Sec-WebSocket-Extensions list, e.g.
+/// One extension in a Sec-WebSocket-Extensions list (an offer, or the answer to one), e.g.
 /// `permessage-deflate; client_max_window_bits` (RFC 6455 §9.1).
-struct extension {
+struct extension_offer {
     std::string name;
     std::vector<extension_param> params;
 
@@ -125,8 +125,8 @@ bool for_each_semicolon_part(std::string_view s, F&& f) {
     bool quoted = false;
     for (std::size_t i = 0; i <= s.size(); ++i) {
         if (i < s.size()) {
-            if (quoted && s[i] == '\\') {
-                ++i;
+            if (quoted && s[i] == '\\' && i + 1 < s.size()) {
+                ++i; // an escaped character, never a delimiter
                 continue;
             }
             if (s[i] == '"')
@@ -145,10 +145,10 @@ bool for_each_semicolon_part(std::string_view s, F&& f) {
 
 /// Parses one Sec-WebSocket-Extensions value (RFC 6455 §9.1) and appends its extensions to
 /// `out`, in order. Returns false, leaving `out` as it was, if the value is malformed.
-inline bool parse_extensions(std::string_view value, std::vector<extension>& out) {
+inline bool parse_extensions(std::string_view value, std::vector<extension_offer>& out) {
     const std::size_t old_size = out.size();
     const bool ok = detail::for_each_element(value, [&](std::string_view element) {
-        extension ext;
+        extension_offer ext;
         bool first = true;
         const bool parts_ok = detail::for_each_semicolon_part(element, [&](std::string_view part) {
             if (first) {
@@ -183,7 +183,7 @@ inline bool parse_extensions(std::string_view value, std::vector<extension>& out
 }
 
 /// Formats extensions as a Sec-WebSocket-Extensions value: `a; p=1, b`.
-inline std::string format_extensions(const std::vector<extension>& exts) {
+inline std::string format_extensions(const std::vector<extension_offer>& exts) {
     std::string out;
     for (const auto& e : exts) {
         if (!out.empty())

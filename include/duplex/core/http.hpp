@@ -155,9 +155,15 @@ public:
                 cr_ = true;
             } else if (c == '\n') {
                 return fail(error::http_bad_line_ending, i + 1, ec);
-            } else if (lines_ == 0 && kind_ == kind::request &&
-                       buffer_.size() > limits_.max_target_size + max_start_line_overhead) {
-                return fail(error::http_target_too_long, i + 1, ec);
+            } else if (lines_ == 0 && kind_ == kind::request) {
+                // Refuse an over-long method or target before the line ends.
+                if (target_begin_ == 0 && c == ' ')
+                    target_begin_ = buffer_.size();
+                else if (target_begin_ == 0 && buffer_.size() > max_method_size)
+                    return fail(error::http_bad_request_line, i + 1, ec);
+                else if (target_begin_ != 0 &&
+                         buffer_.size() - target_begin_ > limits_.max_target_size + max_version_size)
+                    return fail(error::http_target_too_long, i + 1, ec);
             }
         }
         return size;
@@ -180,14 +186,17 @@ public:
         line_start_ = 0;
         lines_ = 0;
         skipped_ = 0;
+        target_begin_ = 0;
         cr_ = false;
         state_ = state::reading;
     }
 
 private:
     enum class state : std::uint8_t { reading, done, failed };
-    // Bytes of a request line besides its target: method, spaces, "HTTP/1.1".
-    static constexpr std::size_t max_start_line_overhead = 64;
+    // Longest method accepted (the longest registered one is under 20 bytes), and the bytes a
+    // request line may have after its target: " HTTP/1.1".
+    static constexpr std::size_t max_method_size = 64;
+    static constexpr std::size_t max_version_size = 9;
 
     std::size_t fail(error e, std::size_t used, std::error_code& ec) {
         ec = error_ = e;
@@ -329,6 +338,7 @@ private:
     std::size_t line_start_ = 0; // offset of the line being read
     std::size_t lines_ = 0;      // complete non-empty lines so far
     std::size_t skipped_ = 0;    // bytes of empty lines skipped before the request line
+    std::size_t target_begin_ = 0; // offset just past the request line's first space
     kind kind_;
     bool cr_ = false;            // the last byte was CR
     state state_ = state::reading;

@@ -22,11 +22,11 @@ struct upgrade_request {
     std::string_view target;         // as sent: "/chat?room=1"
     std::string_view path;           // "/chat"
     std::string_view query;          // "room=1" (without '?'; empty if none)
-    std::string_view host;           // the Host field
+    std::string_view host;           // the Host field (the target's authority in absolute form)
     std::string_view origin;         // the Origin field, empty if absent (non-browser clients)
     std::string_view key;            // Sec-WebSocket-Key
     std::vector<std::string_view> subprotocols; // offered, in the client's order of preference
-    std::vector<extension> extensions;          // offered, in order
+    std::vector<extension_offer> extensions;          // offered, in order
 
     /// The first field named `name` (case-insensitive), or an empty view.
     std::string_view header(std::string_view name) const noexcept {
@@ -105,7 +105,7 @@ inline bool parse_upgrade_request(const http_head& head, upgrade_request& out, s
         return fail(error::upgrade_method);
     if (!head.at_least_http11())
         return fail(error::upgrade_version);
-    if (head.count("Host") != 1 || head.get("Host").empty())
+    if (head.count("Host") != 1 || !detail::is_host_field(head.get("Host")))
         return fail(error::upgrade_no_host);
     if (!head.has_token("Upgrade", "websocket"))
         return fail(error::upgrade_no_upgrade);
@@ -115,18 +115,29 @@ inline bool parse_upgrade_request(const http_head& head, upgrade_request& out, s
         return fail(error::upgrade_ws_version);
     if (head.count("Sec-WebSocket-Key") != 1 || !is_valid_key(head.get("Sec-WebSocket-Key")))
         return fail(error::upgrade_bad_key);
-    const std::string_view length = head.get("Content-Length");
-    if (head.count("Transfer-Encoding") != 0 || head.count("Content-Length") > 1 ||
-        (!length.empty() && length != "0"))
+    // A body would be taken for WebSocket frames. Content-Length is 1*DIGIT (RFC 9110 §8.6):
+    // only a value that means zero is allowed.
+    if (head.count("Transfer-Encoding") != 0 || head.count("Content-Length") > 1)
         return fail(error::upgrade_body);
+    if (head.count("Content-Length") == 1) {
+        const std::string_view length = head.get("Content-Length");
+        if (length.empty() || length.find_first_not_of('0') != length.npos)
+            return fail(error::upgrade_body);
+    }
 
     // origin-form "/path?query", or absolute-form "scheme://authority/path?query" (RFC 9112 §3.2).
+    // In absolute form the target's authority is the host, and Host is ignored (RFC 9112 §3.2.2).
     std::string_view target = head.target;
+    out.host = head.get("Host");
     if (target.front() != '/') {
         const std::size_t scheme_end = target.find("://");
         if (scheme_end == target.npos || !detail::is_token(target.substr(0, scheme_end)))
             return fail(error::upgrade_bad_target);
         const std::size_t path_start = target.find_first_of("/?", scheme_end + 3);
+        out.host = target.substr(scheme_end + 3, path_start == target.npos ? target.npos
+                                                                           : path_start - scheme_end - 3);
+        if (!detail::is_host_field(out.host))
+            return fail(error::upgrade_bad_target);
         target = path_start == target.npos ? std::string_view{} : target.substr(path_start);
     }
     if (target.find('#') != target.npos)
@@ -137,7 +148,6 @@ inline bool parse_upgrade_request(const http_head& head, upgrade_request& out, s
     if (out.path.empty())
         out.path = "/";
     out.query = q == target.npos ? std::string_view{} : target.substr(q + 1);
-    out.host = head.get("Host");
     out.origin = head.get("Origin");
     out.key = head.get("Sec-WebSocket-Key");
 

@@ -68,8 +68,8 @@ bool for_each_element(std::string_view list, F&& f) {
     for (std::size_t i = 0; i <= list.size(); ++i) {
         if (i < list.size()) {
             const char c = list[i];
-            if (quoted && c == '\\') {
-                ++i;
+            if (quoted && c == '\\' && i + 1 < list.size()) {
+                ++i; // an escaped character, never a delimiter
                 continue;
             }
             if (c == '"')
@@ -82,6 +82,41 @@ bool for_each_element(std::string_view list, F&& f) {
             return false;
         start = i + 1;
     }
+    return true;
+}
+
+// A Host field value (RFC 9112 §3.2, RFC 3986 §3.2.2): a registered name or IPv4 address
+// (unreserved, sub-delims and %-escapes) or a bracketed IP literal, then an optional ":port".
+inline bool is_host_field(std::string_view v) noexcept {
+    std::size_t i = 0;
+    if (!v.empty() && v.front() == '[') {
+        const std::size_t close = v.find(']');
+        if (close == v.npos || close < 3)
+            return false;
+        for (i = 1; i < close; ++i) {
+            const char c = v[i];
+            const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+            if (!hex && c != ':' && c != '.')
+                return false;
+        }
+        ++i;
+    } else {
+        for (; i < v.size() && v[i] != ':'; ++i) {
+            const char c = v[i];
+            const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+            if (!alnum && std::string_view("-._~!$&'()*+,;=%").find(c) == std::string_view::npos)
+                return false;
+        }
+        if (i == 0)
+            return false;
+    }
+    if (i == v.size())
+        return true;
+    if (v[i] != ':' || i + 1 == v.size() || v.size() - i - 1 > 5)
+        return false;
+    for (++i; i < v.size(); ++i)
+        if (v[i] < '0' || v[i] > '9')
+            return false;
     return true;
 }
 
