@@ -70,6 +70,21 @@ enum class error {
     url_bad_host,           // the host is missing or not a valid name, IPv4 or [IPv6] literal
     url_bad_port,           // the port is not a number from 1 to 65535
     url_bad_syntax,         // user info, a fragment, spaces or other characters not allowed
+
+    // Messages and the connection (RFC 6455 §5.4, §7).
+    unexpected_continuation,// a continuation frame with no message to continue (close code 1002)
+    expected_continuation,  // a new text/binary frame inside a fragmented message (1002)
+    extension_failed,       // an extension could not transform a payload (1007)
+    closed,                 // the connection is closed; nothing more can be sent or received
+    close_sent,             // a close frame was sent; no more messages may be sent
+    message_in_progress,    // a fragmented message is being sent; finish it first
+    no_message_in_progress, // a message part was sent without begin_message()
+    bad_opcode,             // send() takes text or binary; pings, pongs and closes have their own calls
+    send_queue_full,        // the peer is not reading and the send queue is over its limit
+    peer_timeout,           // the peer sent nothing for the pong timeout after a ping
+    close_timeout,          // the peer did not answer our close frame in time
+    idle_timeout,           // nothing was received for the idle timeout
+    abnormal_closure,       // the transport ended without a close handshake (close code 1006)
 };
 
 namespace detail {
@@ -175,6 +190,32 @@ public:
             return "URL port must be a number from 1 to 65535";
         case error::url_bad_syntax:
             return "URL has user info, a fragment or characters that are not allowed";
+        case error::unexpected_continuation:
+            return "continuation frame received with no fragmented message to continue";
+        case error::expected_continuation:
+            return "new data frame received while a fragmented message is unfinished";
+        case error::extension_failed:
+            return "an extension could not transform a message payload";
+        case error::closed:
+            return "the WebSocket connection is closed";
+        case error::close_sent:
+            return "a close frame has been sent; no more messages can be sent";
+        case error::message_in_progress:
+            return "a fragmented message is being sent; finish it before starting another";
+        case error::no_message_in_progress:
+            return "a message part was sent without starting a message";
+        case error::bad_opcode:
+            return "only text and binary messages can be sent this way";
+        case error::send_queue_full:
+            return "the send queue is over its limit: the peer is not reading";
+        case error::peer_timeout:
+            return "the peer did not answer a ping in time";
+        case error::close_timeout:
+            return "the peer did not answer the close frame in time";
+        case error::idle_timeout:
+            return "nothing was received for the idle timeout";
+        case error::abnormal_closure:
+            return "the connection ended without a close handshake";
         }
         return "unknown duplex error";
     }
