@@ -93,3 +93,21 @@ TEST_CASE("send_queue: a large copied message does not pin its memory once writt
     q.append_copy("again", 5);
     CHECK(q.capacity() == cap);
 }
+
+TEST_CASE("send_queue: buffers handed out stay valid while more is queued, until consumed") {
+    // A write in flight holds buffers() while the application queues more: nothing may move.
+    duplex::send_queue q;
+    q.append_copy("first frame", 11);
+    duplex::const_buffer b[1];
+    REQUIRE(q.buffers(b, 1) == 1);
+    const void* before = b[0].data;
+    std::string lots(100000, 'm');
+    for (int i = 0; i < 50; ++i)
+        q.append_copy(lots.data(), lots.size()); // far more than any first block holds
+    CHECK(std::string(static_cast<const char*>(before), 11) == "first frame");
+    duplex::const_buffer again[1];
+    q.buffers(again, 1);
+    CHECK(again[0].data == before);
+    q.consume(q.size());
+    CHECK(q.empty());
+}

@@ -13,10 +13,11 @@
 
 namespace duplex {
 
-/// A FIFO of output bytes. Copied bytes live in one growable block, so consecutive copied frames
-/// form one gather buffer; borrowed bytes (a payload the caller keeps alive and unchanged until
-/// written) are referenced, not copied. Counters of bytes queued and written since the start
-/// tell a caller when a given message has gone out.
+/// A FIFO of output bytes. Copied bytes go into blocks that never move, so the gather buffers
+/// handed out stay valid while more is queued (a write may be in flight meanwhile); until the
+/// bytes are consumed. Consecutive copied frames form one gather buffer; borrowed bytes (a
+/// payload the caller keeps alive and unchanged until written) are referenced, not copied.
+/// Counters of bytes queued and written tell a caller when a given message has gone out.
 class send_queue {
 public:
     /// Appends a copy of [data, data+size).
@@ -26,19 +27,22 @@ public:
         std::memcpy(append_space(size), data, size);
     }
 
-    /// Appends `size` bytes to be written by the caller through the returned pointer, which is
-    /// valid until the next call that changes the queue.
+    /// Appends `size` bytes for the caller to write through the returned pointer, at once.
     unsigned char* append_space(std::size_t size) {
-        const std::size_t offset = arena_.size();
-        arena_.resize(offset + size);
-        if (head_ < segments_.size() && segments_.back().ref == nullptr &&
-            segments_.back().offset + segments_.back().size == offset)
-            segments_.back().size += size;
-        else if (size > 0)
-            segments_.push_back({nullptr, offset, size});
+        block& b = block_for(size);
+        unsigned char* p = b.bytes.data() + b.used;
+        b.used += size;
+        if (size > 0) {
+            // Extend the last segment if these bytes follow it in the same block.
+            if (head_ < segments_.size() && segments_.back().owned && p != b.bytes.data() &&
+                segments_.back().data + segments_.back().size == p)
+                segments_.back().size += size;
+            else
+                segments_.push_back({p, size, true});
+        }
         pending_ += size;
         queued_ += size;
-        return arena_.data() + offset;
+        return p;
     }
 
     /// Appends a reference to [data, data+size), which must stay valid and unchanged until
@@ -46,18 +50,17 @@ public:
     void append_ref(const void* data, std::size_t size) {
         if (size == 0)
             return;
-        segments_.push_back({static_cast<const unsigned char*>(data), 0, size});
+        segments_.push_back({static_cast<const unsigned char*>(data), size, false});
         pending_ += size;
         queued_ += size;
     }
 
     /// Fills up to `max` gather buffers with the bytes to write next, in order; returns how many.
+    /// They stay valid, whatever is appended meanwhile, until consumed.
     std::size_t buffers(const_buffer* out, std::size_t max) const noexcept {
         std::size_t n = 0;
-        for (std::size_t i = head_; i < segments_.size() && n < max; ++i, ++n) {
-            const segment& s = segments_[i];
-            out[n] = {s.ref ? s.ref : arena_.data() + s.offset, s.size};
-        }
+        for (std::size_t i = head_; i < segments_.size() && n < max; ++i, ++n)
+            out[n] = {segments_[i].data, segments_[i].size};
         return n;
     }
 
@@ -71,16 +74,21 @@ public:
         while (n > 0) {
             segment& s = segments_[head_];
             const std::size_t take = n < s.size ? n : s.size;
-            if (s.ref)
-                s.ref += take;
-            else
-                s.offset += take;
+            s.data += take;
             s.size -= take;
             n -= take;
+            if (s.owned)
+                release_owned(take);
             if (s.size == 0)
                 ++head_;
         }
-        compact();
+        if (head_ == segments_.size()) {
+            segments_.clear();
+            head_ = 0;
+        } else if (head_ >= 64 && head_ >= segments_.size() / 2) {
+            segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(head_));
+            head_ = 0;
+        }
     }
 
     /// Bytes queued and not yet written.
@@ -89,46 +97,72 @@ public:
     /// Bytes ever queued, and ever written, since construction.
     std::uint64_t queued_total() const noexcept { return queued_; }
     std::uint64_t written_total() const noexcept { return written_; }
-    /// Bytes of memory the queue holds for copies (its capacity).
-    std::size_t capacity() const noexcept { return arena_.capacity(); }
-
-private:
-    // A run of bytes: borrowed (ref set) or at `offset` in the arena (ref null).
-    struct segment {
-        const unsigned char* ref;
-        std::size_t offset;
-        std::size_t size;
-    };
-
-    static constexpr std::size_t keep_capacity = 64 * 1024;
-
-    // Reclaims written arena bytes: all of them when the queue is empty (giving back a large
-    // block), or the written front once it is more than half the arena.
-    void compact() {
-        if (head_ == segments_.size()) {
-            detail::release(arena_, keep_capacity);
-            segments_.clear();
-            head_ = 0;
-            return;
-        }
-        if (head_ >= 64 && head_ >= segments_.size() / 2) {
-            segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(head_));
-            head_ = 0;
-        }
-        std::size_t front = arena_.size();
-        for (std::size_t i = head_; i < segments_.size(); ++i)
-            if (!segments_[i].ref && segments_[i].offset < front)
-                front = segments_[i].offset;
-        if (front < keep_capacity || front < arena_.size() / 2)
-            return;
-        std::memmove(arena_.data(), arena_.data() + front, arena_.size() - front);
-        arena_.resize(arena_.size() - front);
-        for (std::size_t i = head_; i < segments_.size(); ++i)
-            if (!segments_[i].ref)
-                segments_[i].offset -= front;
+    /// Bytes of memory the queue holds for copies.
+    std::size_t capacity() const noexcept {
+        std::size_t c = spare_.bytes.capacity();
+        for (const auto& b : blocks_)
+            c += b.bytes.capacity();
+        return c;
     }
 
-    detail::byte_buffer arena_;
+private:
+    struct segment {
+        const unsigned char* data;
+        std::size_t size;
+        bool owned; // in a block (consumed in order), or borrowed
+    };
+
+    // Storage reserved once and never grown, so pointers into it are stable.
+    struct block {
+        detail::byte_buffer bytes; // size() == capacity: the room
+        std::size_t used = 0;      // appended
+        std::size_t done = 0;      // consumed
+    };
+
+    static constexpr std::size_t block_size = 16 * 1024;
+
+    // The block to append `size` bytes to: the last one if it has room, else a new one (the
+    // spare if it is big enough), at least block_size bytes.
+    block& block_for(std::size_t size) {
+        if (!blocks_.empty() && blocks_.back().bytes.size() - blocks_.back().used >= size)
+            return blocks_.back();
+        block fresh;
+        if (spare_.bytes.size() >= size) {
+            fresh = std::move(spare_);
+            spare_ = block{};
+            fresh.used = fresh.done = 0;
+        } else {
+            fresh.bytes.resize(size > block_size ? size : block_size);
+        }
+        blocks_.push_back(std::move(fresh)); // moving a block keeps its bytes where they are
+        return blocks_.back();
+    }
+
+    // Owned bytes are consumed in the order they were appended: account them to the blocks
+    // from the front, retiring blocks that are done (one block_size block is kept for reuse, so
+    // steady traffic allocates nothing).
+    void release_owned(std::size_t n) {
+        while (n > 0) {
+            block& b = blocks_.front();
+            const std::size_t take = n < b.used - b.done ? n : b.used - b.done;
+            b.done += take;
+            n -= take;
+            if (b.done < b.used)
+                continue;
+            if (blocks_.size() == 1) {
+                b.used = b.done = 0; // empty: start again at its beginning
+                if (b.bytes.size() > block_size)
+                    blocks_.clear(); // a large message's block is not kept
+                return;
+            }
+            if (b.bytes.size() == block_size && spare_.bytes.empty())
+                spare_ = std::move(b);
+            blocks_.erase(blocks_.begin());
+        }
+    }
+
+    std::vector<block> blocks_; // oldest first; only the last is appended to
+    block spare_;
     std::vector<segment> segments_; // [head_, size) are pending
     std::size_t head_ = 0;
     std::size_t pending_ = 0;
