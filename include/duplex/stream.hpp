@@ -6,6 +6,7 @@
 #include <duplex/core/buffer.hpp>
 #include <duplex/core/client_handshake.hpp>
 #include <duplex/core/engine.hpp>
+#include <duplex/core/event.hpp>
 #include <duplex/core/server_handshake.hpp>
 
 #include <chrono>
@@ -66,13 +67,6 @@ void stream_io<NextLayer, Enable>::set_read_timeout(NextLayer& s, std::chrono::m
     if constexpr (detail::has_read_timeout<NextLayer>::value)
         s.set_read_timeout(timeout);
 }
-
-/// A received message: a view valid until the next call on the stream.
-struct message {
-    opcode op = opcode::text;
-    std::string_view data;
-    bool is_text() const noexcept { return op == opcode::text; }
-};
 
 /// A WebSocket connection over `NextLayer`, with blocking calls. Every call has a form that
 /// reports failure through `std::error_code&` and one that throws std::system_error.

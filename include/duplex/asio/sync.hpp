@@ -1,5 +1,5 @@
 // duplex — lets duplex::stream run over Asio's synchronous sockets (and any Asio
-// SyncReadStream/SyncWriteStream), e.g. duplex::stream<asio::ip::tcp::socket>.
+// SyncReadStream/SyncWriteStream), e.g. duplex::stream<::asio::ip::tcp::socket>.
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -36,26 +36,26 @@ struct has_native_handle<T, std::void_t<decltype(std::declval<T&>().native_handl
 /// read. For a socket (one with native_handle()) a read timeout waits with poll() before
 /// reading, since Asio's blocking reads retry through SO_RCVTIMEO.
 template <class S>
-struct stream_io<S, std::void_t<decltype(std::declval<S&>().read_some(std::declval<asio::mutable_buffer>(),
-                                                                      std::declval<asio::error_code&>())),
-                                decltype(std::declval<S&>().write_some(std::declval<asio::const_buffer>(),
-                                                                       std::declval<asio::error_code&>()))>> {
+struct stream_io<S, std::void_t<decltype(std::declval<S&>().read_some(std::declval<::asio::mutable_buffer>(),
+                                                                      std::declval<::asio::error_code&>())),
+                                decltype(std::declval<S&>().write_some(std::declval<::asio::const_buffer>(),
+                                                                       std::declval<::asio::error_code&>()))>> {
     std::size_t read_some(S& s, void* data, std::size_t size, std::error_code& ec) {
         if constexpr (detail::has_native_handle<S>::value) {
             if (timeout_.count() > 0 && !readable(s.native_handle(), ec))
                 return 0;
         }
-        asio::error_code aec;
-        const std::size_t n = s.read_some(asio::buffer(data, size), aec);
-        if (aec == asio::error::eof)
+        ::asio::error_code aec;
+        const std::size_t n = s.read_some(::asio::buffer(data, size), aec);
+        if (aec == ::asio::error::eof)
             return 0;
         ec = aec;
         return n;
     }
 
     std::size_t write_some(S& s, const void* data, std::size_t size, std::error_code& ec) {
-        asio::error_code aec;
-        const std::size_t n = s.write_some(asio::buffer(data, size), aec);
+        ::asio::error_code aec;
+        const std::size_t n = s.write_some(::asio::buffer(data, size), aec);
         ec = aec;
         return n;
     }

@@ -85,6 +85,8 @@ enum class error {
     close_timeout,          // the peer did not answer our close frame in time
     idle_timeout,           // nothing was received for the idle timeout
     abnormal_closure,       // the transport ended without a close handshake (close code 1006)
+    handshake_timeout,      // the opening handshake did not finish in time
+    read_in_progress,       // a read was started while another is pending
 };
 
 namespace detail {
@@ -216,6 +218,10 @@ public:
             return "nothing was received for the idle timeout";
         case error::abnormal_closure:
             return "the connection ended without a close handshake";
+        case error::handshake_timeout:
+            return "the opening handshake did not finish in time";
+        case error::read_in_progress:
+            return "a read is already pending on this stream; wait for it to finish";
         }
         return "unknown duplex error";
     }

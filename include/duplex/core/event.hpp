@@ -39,4 +39,12 @@ struct event {
     bool is_text() const noexcept { return op == opcode::text; }
 };
 
+/// A whole text or binary message as the streams deliver it: a view valid until the next read
+/// on the stream.
+struct message {
+    opcode op = opcode::text;
+    std::string_view data;
+    bool is_text() const noexcept { return op == opcode::text; }
+};
+
 } // namespace duplex

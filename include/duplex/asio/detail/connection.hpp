@@ -1,0 +1,589 @@
+// duplex — the state behind duplex::asio::stream: the socket, the engine, the read buffer, the
+// write pump and the timer, shared with the handlers of pending operations. Internal.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <duplex/asio/detail/handler.hpp>
+#include <duplex/core/client_handshake.hpp>
+#include <duplex/core/detail/byte_buffer.hpp>
+#include <duplex/core/engine.hpp>
+#include <duplex/core/event.hpp>
+#include <duplex/core/server_handshake.hpp>
+
+#include <asio/buffer.hpp>
+#include <asio/error.hpp>
+#include <asio/post.hpp>
+#include <asio/socket_base.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/write.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace duplex {
+namespace asio {
+
+/// Settings for duplex::asio::stream.
+struct stream_options {
+    engine_options engine;                                 // limits, timeouts, backpressure
+    std::chrono::milliseconds handshake_timeout{10000};    // 0: none
+};
+
+namespace detail {
+
+template <class NextLayer>
+class connection : public std::enable_shared_from_this<connection<NextLayer>> {
+public:
+    template <class... Args>
+    explicit connection(Args&&... args)
+        : next(std::forward<Args>(args)...), timer_(next.get_executor()) {}
+
+    NextLayer next;
+    stream_options options;
+    std::string subprotocol;
+
+    // ---- Opening handshake ----
+
+    void start_accept(server_handshake_options o, std::string_view already_read, any_handler<std::error_code> h) {
+        if (!begin_handshake(h))
+            return;
+        server_hs_ = std::make_unique<server_handshake>(std::move(o));
+        append(already_read);
+        accept_step();
+    }
+
+    void start_handshake(const std::string& host, const std::string& target, client_handshake_options o,
+                         any_handler<std::error_code> h) {
+        if (!begin_handshake(h))
+            return;
+        client_hs_ = std::make_unique<client_handshake>(std::move(o));
+        std::error_code ec;
+        handshake_out_ = std::string(client_hs_->start(host, target, ec));
+        if (ec)
+            return finish_handshake(ec);
+        ::asio::async_write(next, ::asio::buffer(handshake_out_),
+                            [self = this->shared_from_this()](std::error_code ec, std::size_t) {
+                                if (ec)
+                                    return self->finish_handshake(ec);
+                                self->handshake_step();
+                            });
+    }
+
+    // ---- Reading ----
+
+    void start_read(any_handler<std::error_code, message> h) {
+        if (read_handler_)
+            return h.post(make_error_code(error::read_in_progress), message{});
+        if (!has_engine() || ended_)
+            return h.post(final_error(), message{});
+        read_handler_ = std::move(h);
+        pump();
+    }
+
+    // ---- Writing ----
+
+    template <class Send>
+    void start_send(Send&& send, any_handler<std::error_code> h) {
+        if (!has_engine() || ended_)
+            return h.post(ended_ ? final_error() : make_error_code(error::closed));
+        std::error_code ec;
+        std::uint64_t end = 0;
+        visit([&](auto& e) {
+            send(e, ec);
+            end = e.queued_total();
+        });
+        if (ec) {
+            h.post(ec);
+            schedule_flush(); // a backpressure close queued its close frame
+            return;
+        }
+        write_waiters_.emplace_back(end, std::move(h));
+        schedule_flush();
+    }
+
+    // ---- Closing ----
+
+    void start_close(close_code code, std::string_view reason, any_handler<std::error_code> h) {
+        if (!has_engine() || ended_)
+            return h.post(ended_ ? close_result() : make_error_code(error::closed));
+        std::error_code ec;
+        visit([&](auto& e) {
+            if (e.state() == connection_state::open)
+                e.close(code, reason, ec);
+        });
+        if (ec)
+            return h.post(ec);
+        close_waiters_.push_back(std::move(h));
+        schedule_flush();
+        arm_timer();
+        if (!reading_)
+            pump(); // read on, to receive the peer's close
+    }
+
+    /// The stream is being destroyed. An open connection is cut off (its socket closed); one
+    /// whose close handshake has begun finishes it in the background, bounded by the close
+    /// timeout, so that the last close frame is not lost.
+    void shutdown() {
+        if (ended_)
+            return;
+        if (!has_engine() || state() == connection_state::open)
+            return end(::asio::error::operation_aborted);
+        read_handler_ = {};
+        schedule_flush();
+        if (!reading_)
+            pump();
+    }
+
+    connection_state state() const noexcept {
+        return query([](const auto& e) { return e.state(); }, connection_state::closed);
+    }
+    close_code received_close_code() const noexcept {
+        return query([](const auto& e) { return e.received_close_code(); }, close_code::no_status);
+    }
+    std::size_t buffered_amount() const noexcept {
+        return query([](const auto& e) { return e.buffered_amount(); }, std::size_t{0});
+    }
+
+private:
+    using engine_variant = std::variant<std::monostate, server_engine, client_engine>;
+    using clock = std::chrono::steady_clock;
+
+    static constexpr std::size_t read_size = 16 * 1024;
+
+    bool has_engine() const noexcept { return !std::holds_alternative<std::monostate>(engine_); }
+
+    template <class F>
+    void visit(F&& f) {
+        if (auto* s = std::get_if<server_engine>(&engine_))
+            f(*s);
+        else if (auto* c = std::get_if<client_engine>(&engine_))
+            f(*c);
+    }
+
+    template <class F, class T>
+    T query(F&& f, T before) const noexcept {
+        if (const auto* s = std::get_if<server_engine>(&engine_))
+            return f(*s);
+        if (const auto* c = std::get_if<client_engine>(&engine_))
+            return f(*c);
+        return before;
+    }
+
+    // ---- Handshake internals ----
+
+    bool begin_handshake(any_handler<std::error_code>& h) {
+        if (handshake_handler_ || has_engine() || ended_) {
+            h.post(ended_ ? final_error() : make_error_code(::asio::error::already_started));
+            return false;
+        }
+        handshake_handler_ = std::move(h);
+        if (options.handshake_timeout.count() > 0) {
+            timer_.expires_after(options.handshake_timeout);
+            timer_.async_wait([self = this->shared_from_this()](std::error_code ec) {
+                if (!ec && self->handshake_handler_) {
+                    self->handshake_timed_out_ = true;
+                    self->close_socket(); // the pending read or write ends with operation_aborted
+                }
+            });
+        }
+        return true;
+    }
+
+    void accept_step() {
+        std::error_code ec;
+        if (rpos_ < rend_)
+            rpos_ += server_hs_->feed(rbuf_.data() + rpos_, rend_ - rpos_, ec);
+        if (!server_hs_->done())
+            return read_for_handshake([](connection& c) { c.accept_step(); });
+        handshake_out_ = std::string(server_hs_->response());
+        ::asio::async_write(next, ::asio::buffer(handshake_out_),
+                            [self = this->shared_from_this()](std::error_code ec, std::size_t) {
+                                if (!ec && !self->server_hs_->accepted())
+                                    ec = self->server_hs_->error();
+                                if (!ec)
+                                    self->subprotocol = std::string(self->server_hs_->subprotocol());
+                                self->template open_engine<server_engine>(ec);
+                            });
+    }
+
+    void handshake_step() {
+        std::error_code ec;
+        if (rpos_ < rend_)
+            rpos_ += client_hs_->feed(rbuf_.data() + rpos_, rend_ - rpos_, ec);
+        if (!client_hs_->done())
+            return read_for_handshake([](connection& c) { c.handshake_step(); });
+        ec = client_hs_->error();
+        if (!ec)
+            subprotocol = std::string(client_hs_->subprotocol());
+        open_engine<client_engine>(ec);
+    }
+
+    template <class Next>
+    void read_for_handshake(Next step) {
+        prepare_read();
+        next.async_read_some(::asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+                             [self = this->shared_from_this(), step](std::error_code ec, std::size_t n) {
+                                 self->rend_ += n;
+                                 if (ec == ::asio::error::eof)
+                                     ec = error::abnormal_closure;
+                                 if (ec)
+                                     return self->finish_handshake(ec);
+                                 step(*self);
+                             });
+    }
+
+    template <class Engine>
+    void open_engine(std::error_code ec) {
+        if (!ec)
+            engine_.template emplace<Engine>(options.engine);
+        server_hs_.reset();
+        client_hs_.reset();
+        handshake_out_.clear();
+        handshake_out_.shrink_to_fit();
+        finish_handshake(ec);
+    }
+
+    void finish_handshake(std::error_code ec) {
+        if (handshake_timed_out_)
+            ec = error::handshake_timeout;
+        timer_.cancel();
+        auto h = std::move(handshake_handler_);
+        if (ec) {
+            end(ec);
+        } else {
+            arm_timer();
+        }
+        if (h)
+            h.dispatch(ec);
+    }
+
+    void append(std::string_view bytes) {
+        if (bytes.empty())
+            return;
+        rbuf_.resize(rend_ + bytes.size() > read_size ? rend_ + bytes.size() : read_size);
+        std::memcpy(rbuf_.data() + rend_, bytes.data(), bytes.size());
+        rend_ += bytes.size();
+    }
+
+    // ---- Read internals ----
+
+    // Makes room at the end of the read buffer.
+    void prepare_read() {
+        if (rpos_ == rend_) {
+            rpos_ = rend_ = 0;
+        } else if (rpos_ > 0 && rend_ == rbuf_.size()) {
+            std::memmove(rbuf_.data(), rbuf_.data() + rpos_, rend_ - rpos_);
+            rend_ -= rpos_;
+            rpos_ = 0;
+        }
+        if (rend_ == rbuf_.size())
+            rbuf_.resize(rbuf_.empty() ? read_size : rbuf_.size() * 2);
+    }
+
+    enum class outcome { delivered, stop, need_more };
+
+    // Hands buffered bytes to the engine until the pending read has its answer; reads more
+    // when the buffer runs dry and someone is waiting (a read, a close, or the engine's own
+    // close). A read handler that starts the next read runs inline: the loop, not recursion,
+    // serves that read.
+    void pump() {
+        if (pumping_) {
+            repump_ = true; // called from a handler we dispatched: the running loop goes on
+            return;
+        }
+        pumping_ = true;
+        for (;;) {
+            repump_ = false;
+            outcome o = outcome::stop;
+            visit([&](auto& e) { o = process(e); });
+            if (ended_)
+                break;
+            if (o == outcome::delivered) {
+                if (read_handler_ || wants_bytes())
+                    continue; // the next read, or a close, is served from what is buffered
+                break;
+            }
+            if (o == outcome::need_more || draining_)
+                read_more();
+            if (!repump_)
+                break;
+        }
+        pumping_ = false;
+    }
+
+    // Someone is waiting for bytes: a read, a close, the engine's own close, or the drain.
+    bool wants_bytes() const noexcept {
+        return read_handler_ || !close_waiters_.empty() || draining_ ||
+               state() == connection_state::closing;
+    }
+
+    void read_more() {
+        if (reading_ || ended_ || !wants_bytes())
+            return;
+        prepare_read();
+        reading_ = true;
+        next.async_read_some(::asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+                             [self = this->shared_from_this()](std::error_code ec, std::size_t n) {
+                                 self->reading_ = false;
+                                 self->rend_ += n;
+                                 if (ec)
+                                     return self->read_failed(ec);
+                                 self->pump();
+                             });
+    }
+
+    template <class Engine>
+    outcome process(Engine& e) {
+        while (rpos_ < rend_ && e.state() != connection_state::closed) {
+            event ev;
+            std::error_code ec;
+            rpos_ += e.read(rbuf_.data() + rpos_, rend_ - rpos_, ev, ec);
+            if (e.wants_write())
+                schedule_flush();
+            if (ec) {
+                after_engine_closed(e);
+                deliver_read(ec);
+                return outcome::stop;
+            }
+            if (ev.type == event_type::message && read_handler_) {
+                arm_timer();
+                auto h = std::move(read_handler_);
+                h.dispatch({}, message{ev.op, ev.data});
+                return outcome::delivered;
+            }
+            if (ev.type == event_type::close) {
+                after_engine_closed(e);
+                deliver_read(make_error_code(error::closed));
+                return outcome::stop;
+            }
+        }
+        if (e.state() == connection_state::closed) {
+            if (draining_) {
+                rpos_ = rend_; // after the close handshake, anything more is discarded
+                return outcome::need_more;
+            }
+            after_engine_closed(e);
+            deliver_read(e.error() ? e.error() : make_error_code(error::closed));
+            return outcome::stop;
+        }
+        arm_timer();
+        return outcome::need_more;
+    }
+
+    void deliver_read(std::error_code ec) {
+        if (auto h = std::move(read_handler_))
+            h.dispatch(ec, message{});
+    }
+
+    void read_failed(std::error_code ec) {
+        if (draining_ || ended_) // the peer's FIN after our close, or our own shutdown
+            return end(clean_ ? std::error_code{} : ec);
+        std::error_code why = ec;
+        visit([&](auto& e) {
+            if (ec == ::asio::error::eof || ec == ::asio::error::connection_reset)
+                why = e.transport_closed();
+            if (!why)
+                why = e.error() ? e.error() : make_error_code(error::closed);
+        });
+        deliver_read(why);
+        end(why);
+    }
+
+    // The engine is closed (close handshake done, or failed): once its last bytes are written,
+    // half-close the socket and read until the peer's FIN, bounded by the close timeout.
+    template <class Engine>
+    void after_engine_closed(Engine& e) {
+        clean_ = !e.error();
+        closed_error_ = e.error();
+        if (!writing_ && !e.wants_write())
+            begin_drain();
+    }
+
+    void begin_drain() {
+        if (draining_ || ended_)
+            return;
+        draining_ = true;
+        std::error_code ignored;
+        next.lowest_layer().shutdown(::asio::socket_base::shutdown_send, ignored);
+        timer_.expires_after(options.engine.timeouts.close_timeout.count() > 0
+                                 ? options.engine.timeouts.close_timeout
+                                 : std::chrono::milliseconds(5000));
+        armed_ = clock::time_point::min(); // the timer now guards the drain, not the engine
+        timer_.async_wait([self = this->shared_from_this()](std::error_code ec) {
+            if (!ec)
+                self->end(self->clean_ ? std::error_code{} : self->closed_error_);
+        });
+        rpos_ = rend_;
+        pump();
+    }
+
+    // ---- Write internals ----
+
+    void schedule_flush() {
+        if (writing_ || flush_posted_ || ended_)
+            return;
+        flush_posted_ = true;
+        ::asio::post(next.get_executor(), [self = this->shared_from_this()] {
+            self->flush_posted_ = false;
+            self->start_write();
+        });
+    }
+
+    void start_write() {
+        if (writing_ || ended_)
+            return;
+        complete_writes({});
+        bool closed = false;
+        visit([&](auto& e) {
+            closed = e.state() == connection_state::closed;
+            const_buffer out[max_gather];
+            const std::size_t n = e.output(out, max_gather);
+            gather_.clear();
+            for (std::size_t i = 0; i < n; ++i)
+                gather_.emplace_back(out[i].data, out[i].size);
+        });
+        if (gather_.empty()) {
+            if (closed)
+                begin_drain();
+            return;
+        }
+        writing_ = true;
+        ::asio::async_write(next, gather_, [self = this->shared_from_this()](std::error_code ec, std::size_t n) {
+            self->writing_ = false;
+            self->visit([&](auto& e) { e.consume(n); });
+            if (ec)
+                return self->end(ec);
+            self->complete_writes({});
+            self->start_write();
+            self->arm_timer();
+        });
+    }
+
+    void complete_writes(std::error_code ec) {
+        std::uint64_t written = 0;
+        visit([&](auto& e) { written = e.written_total(); });
+        while (!write_waiters_.empty() && (ec || write_waiters_.front().first <= written)) {
+            auto h = std::move(write_waiters_.front().second);
+            write_waiters_.pop_front();
+            h.dispatch(ec);
+        }
+    }
+
+    // ---- Time ----
+
+    void arm_timer() {
+        if (ended_ || draining_ || handshake_handler_)
+            return;
+        clock::time_point due = clock::time_point::max();
+        visit([&](auto& e) { due = e.next_deadline(); });
+        if (due == armed_)
+            return;
+        armed_ = due;
+        if (due == clock::time_point::max()) {
+            timer_.cancel();
+            return;
+        }
+        timer_.expires_at(due == clock::time_point::min() ? clock::now() : due);
+        timer_.async_wait([self = this->shared_from_this()](std::error_code ec) {
+            if (!ec)
+                self->on_timer();
+        });
+    }
+
+    void on_timer() {
+        if (ended_ || draining_)
+            return;
+        armed_ = clock::time_point::max();
+        std::error_code ec;
+        visit([&](auto& e) { ec = e.tick(clock::now()); });
+        schedule_flush();
+        if (ec == make_error_code(error::peer_timeout) || ec == make_error_code(error::close_timeout)) {
+            deliver_read(ec);
+            return end(ec);
+        }
+        if (ec == make_error_code(error::idle_timeout) && !reading_)
+            pump(); // read on, to receive the peer's answer to our close
+        arm_timer();
+    }
+
+    // ---- The end ----
+
+    std::error_code final_error() const noexcept {
+        if (!closed_error_ && clean_)
+            return make_error_code(error::closed);
+        return closed_error_ ? closed_error_ : ended_error_;
+    }
+
+    std::error_code close_result() const noexcept { return clean_ ? std::error_code{} : final_error(); }
+
+    void close_socket() {
+        std::error_code ignored;
+        next.lowest_layer().close(ignored);
+    }
+
+    // Closes the socket and completes everything still waiting.
+    void end(std::error_code ec) {
+        if (ended_)
+            return;
+        ended_ = true;
+        ended_error_ = ec;
+        if (!clean_ && !closed_error_)
+            closed_error_ = ec;
+        timer_.cancel();
+        close_socket();
+        visit([&](auto& e) { e.transport_closed(); });
+        const std::error_code result = clean_ ? std::error_code{} : (ec ? ec : make_error_code(error::closed));
+        deliver_read(clean_ ? make_error_code(error::closed) : result);
+        complete_writes(clean_ ? make_error_code(error::closed) : result);
+        auto waiters = std::move(close_waiters_);
+        for (auto& h : waiters)
+            h.dispatch(result);
+        rbuf_ = duplex::detail::byte_buffer();
+        rpos_ = rend_ = 0;
+    }
+
+    static constexpr std::size_t max_gather = 64;
+
+    ::asio::steady_timer timer_;
+    engine_variant engine_;
+    std::unique_ptr<server_handshake> server_hs_;
+    std::unique_ptr<client_handshake> client_hs_;
+    std::string handshake_out_;
+    any_handler<std::error_code> handshake_handler_;
+    bool handshake_timed_out_ = false;
+
+    duplex::detail::byte_buffer rbuf_;
+    std::size_t rpos_ = 0; // unread bytes are [rpos_, rend_)
+    std::size_t rend_ = 0;
+    bool reading_ = false;
+    bool pumping_ = false;
+    bool repump_ = false;
+    any_handler<std::error_code, message> read_handler_;
+
+    bool writing_ = false;
+    bool flush_posted_ = false;
+    std::deque<std::pair<std::uint64_t, any_handler<std::error_code>>> write_waiters_;
+    std::vector<::asio::const_buffer> gather_;
+
+    std::vector<any_handler<std::error_code>> close_waiters_;
+    clock::time_point armed_ = clock::time_point::max();
+    bool draining_ = false;     // the engine is closed: half-closed, reading until the peer's FIN
+    bool clean_ = false;        // the close handshake completed
+    bool ended_ = false;        // the socket is closed; everything has completed
+    std::error_code closed_error_; // what failed the engine, if it failed
+    std::error_code ended_error_;  // what ended the transport
+};
+
+} // namespace detail
+} // namespace asio
+} // namespace duplex

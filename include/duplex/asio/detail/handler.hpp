@@ -1,0 +1,90 @@
+// duplex — a move-only, type-erased completion handler that keeps its executor busy until it
+// is invoked, and is invoked on that executor. Internal to the Asio glue.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <asio/associated_executor.hpp>
+#include <asio/dispatch.hpp>
+#include <asio/execution/outstanding_work.hpp>
+#include <asio/post.hpp>
+#include <asio/prefer.hpp>
+
+#include <memory>
+#include <tuple>
+#include <utility>
+
+namespace duplex {
+namespace asio {
+namespace detail {
+
+template <class... Args>
+class any_handler {
+public:
+    any_handler() = default;
+
+    // Takes the handler; `fallback` is the stream's executor, used when the handler has none.
+    template <class Handler, class Executor>
+    any_handler(Handler&& h, const Executor& fallback)
+        : impl_(std::make_unique<model<std::decay_t<Handler>, Executor>>(std::forward<Handler>(h), fallback)) {}
+
+    explicit operator bool() const noexcept { return impl_ != nullptr; }
+
+    // Runs the handler on its executor: inline if we are already there, else queued. Empty after.
+    void dispatch(Args... args) {
+        auto p = std::move(impl_);
+        p->dispatch(std::move(p), std::move(args)...);
+    }
+
+    // Always queues the handler (for completing from inside an initiating function).
+    void post(Args... args) {
+        auto p = std::move(impl_);
+        p->post(std::move(p), std::move(args)...);
+    }
+
+private:
+    struct concept_t {
+        virtual ~concept_t() = default;
+        virtual void dispatch(std::unique_ptr<concept_t> self, Args... args) = 0;
+        virtual void post(std::unique_ptr<concept_t> self, Args... args) = 0;
+    };
+
+    template <class Handler, class Executor>
+    struct model final : concept_t {
+        using handler_executor = ::asio::associated_executor_t<Handler, Executor>;
+        using work_executor = std::decay_t<decltype(::asio::prefer(
+            std::declval<handler_executor>(), ::asio::execution::outstanding_work.tracked))>;
+
+        model(Handler h, const Executor& fallback)
+            : work(::asio::prefer(::asio::get_associated_executor(h, fallback),
+                                  ::asio::execution::outstanding_work.tracked)),
+              handler(std::move(h)) {}
+
+        void dispatch(std::unique_ptr<concept_t> self, Args... args) override {
+            auto ex = work;
+            ::asio::dispatch(ex, bound(std::move(self), std::move(args)...));
+        }
+        void post(std::unique_ptr<concept_t> self, Args... args) override {
+            auto ex = work;
+            ::asio::post(ex, bound(std::move(self), std::move(args)...));
+        }
+
+        // The call, owning this model until it runs.
+        auto bound(std::unique_ptr<concept_t> self, Args... args) {
+            return [self = std::move(self), t = std::make_tuple(std::move(args)...)]() mutable {
+                auto* m = static_cast<model*>(self.get());
+                Handler h = std::move(m->handler);
+                self.reset(); // release the work before the handler runs, as Asio does
+                std::apply(std::move(h), std::move(t));
+            };
+        }
+
+        work_executor work;
+        Handler handler;
+    };
+
+    std::unique_ptr<concept_t> impl_;
+};
+
+} // namespace detail
+} // namespace asio
+} // namespace duplex

@@ -1,0 +1,178 @@
+// duplex — an asynchronous WebSocket stream over any Asio AsyncStream (TCP, TLS, ...), with
+// Asio completion tokens. It shuttles bytes between the socket and duplex's engine and keeps
+// the timers; every protocol decision is the engine's.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <duplex/asio/detail/connection.hpp>
+
+#include <asio/async_result.hpp>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace duplex {
+namespace asio {
+
+/// A WebSocket connection over `NextLayer`, such as ::asio::ip::tcp::socket or
+/// ::asio::ssl::stream<::asio::ip::tcp::socket> (after its TLS handshake).
+///
+/// Every operation takes a completion token: a callback, ::asio::use_awaitable,
+/// ::asio::use_future, ::asio::deferred... Threading: like an Asio socket, a stream is used from
+/// one strand at a time. Give the socket a strand executor (or run its io_context on one thread)
+/// and start operations from handlers on it.
+///
+/// Writes queue: start as many async_write calls as you like, even while others are in flight;
+/// messages go out whole and in order, and everything queued within one handler goes out in
+/// one gather write. Each write completes once its bytes are written. Keep the payload alive
+/// until then (a server sends it without copying). Past engine_options::send_queue_limit the
+/// engine's backpressure policy applies (an error, a drop, or a close with 1013).
+/// Reads: one async_read at a time. Pings are answered and close frames echoed while a read is
+/// pending, so keep one pending (the usual loop). A message's data is valid until the next
+/// async_read or async_close.
+template <class NextLayer>
+class stream {
+    using connection = detail::connection<NextLayer>;
+
+public:
+    using next_layer_type = NextLayer;
+    using executor_type = typename NextLayer::executor_type;
+
+    template <class... Args>
+    explicit stream(Args&&... args) : c_(std::make_shared<connection>(std::forward<Args>(args)...)) {}
+
+    stream(stream&&) = default;
+    stream& operator=(stream&&) = default;
+
+    /// Closes the socket: pending operations complete with ::asio::error::operation_aborted.
+    ~stream() {
+        if (c_)
+            c_->shutdown();
+    }
+
+    NextLayer& next_layer() noexcept { return c_->next; }
+    executor_type get_executor() noexcept { return c_->next.get_executor(); }
+
+    /// Engine limits and behaviours, and the handshake timeout; set before the handshake.
+    void set_options(stream_options options) { c_->options = std::move(options); }
+    const stream_options& options() const noexcept { return c_->options; }
+
+    /// Server: reads the upgrade request and answers it. Completes with the specific error if
+    /// the request was refused (the HTTP error response has been sent), error::handshake_timeout
+    /// if it did not arrive in time. Signature: void(std::error_code).
+    template <class Token>
+    auto async_accept(server_handshake_options options, Token&& token) {
+        return async_accept(std::move(options), std::string_view{}, std::forward<Token>(token));
+    }
+
+    template <class Token>
+    auto async_accept(Token&& token) {
+        return async_accept(server_handshake_options{}, std::forward<Token>(token));
+    }
+
+    /// Server, for an application that has already read bytes of the request itself (say an
+    /// HTTP router): `already_read` is fed to the handshake first.
+    template <class Token>
+    auto async_accept(server_handshake_options options, std::string_view already_read, Token&& token) {
+        return ::asio::async_initiate<Token, void(std::error_code)>(
+            [c = c_](auto handler, server_handshake_options o, std::string bytes) {
+                c->start_accept(std::move(o), bytes, detail::any_handler<std::error_code>(
+                                                          std::move(handler), c->next.get_executor()));
+            },
+            token, std::move(options), std::string(already_read));
+    }
+
+    /// Client: sends the upgrade request for `host` (the Host field) and `target` and checks
+    /// the answer. Signature: void(std::error_code).
+    template <class Token>
+    auto async_handshake(std::string_view host, std::string_view target, client_handshake_options options,
+                         Token&& token) {
+        return ::asio::async_initiate<Token, void(std::error_code)>(
+            [c = c_](auto handler, std::string h, std::string t, client_handshake_options o) {
+                c->start_handshake(h, t, std::move(o), detail::any_handler<std::error_code>(
+                                                           std::move(handler), c->next.get_executor()));
+            },
+            token, std::string(host), std::string(target), std::move(options));
+    }
+
+    template <class Token>
+    auto async_handshake(std::string_view host, std::string_view target, Token&& token) {
+        return async_handshake(host, target, client_handshake_options{}, std::forward<Token>(token));
+    }
+
+    /// Reads the next text or binary message. Fails with error::closed when the peer closed
+    /// (received_close_code() tells the code), or with the protocol error that failed the
+    /// connection. Signature: void(std::error_code, duplex::message).
+    template <class Token>
+    auto async_read(Token&& token) {
+        return ::asio::async_initiate<Token, void(std::error_code, message)>(
+            [c = c_](auto handler) {
+                c->start_read(detail::any_handler<std::error_code, message>(std::move(handler),
+                                                                             c->next.get_executor()));
+            },
+            token);
+    }
+
+    /// Queues a message; completes when it is written. Signature: void(std::error_code).
+    template <class Token>
+    auto async_write(opcode op, const void* data, std::size_t size, Token&& token) {
+        return ::asio::async_initiate<Token, void(std::error_code)>(
+            [c = c_, op, data, size](auto handler) {
+                c->start_send(
+                    [&](auto& e, std::error_code& ec) { e.send(op, data, size, ec, payload_mode::borrow); },
+                    detail::any_handler<std::error_code>(std::move(handler), c->next.get_executor()));
+            },
+            token);
+    }
+
+    template <class Token>
+    auto async_write_text(std::string_view text, Token&& token) {
+        return async_write(opcode::text, text.data(), text.size(), std::forward<Token>(token));
+    }
+
+    template <class Token>
+    auto async_write_binary(const void* data, std::size_t size, Token&& token) {
+        return async_write(opcode::binary, data, size, std::forward<Token>(token));
+    }
+
+    /// Sends a ping (payload copied, at most 125 bytes). Signature: void(std::error_code).
+    template <class Token>
+    auto async_ping(std::string_view payload, Token&& token) {
+        return ::asio::async_initiate<Token, void(std::error_code)>(
+            [c = c_](auto handler, std::string p) {
+                c->start_send([&](auto& e, std::error_code& ec) { e.ping(p.data(), p.size(), ec); },
+                              detail::any_handler<std::error_code>(std::move(handler), c->next.get_executor()));
+            },
+            token, std::string(payload));
+    }
+
+    /// Starts the closing handshake and completes when it is over and the socket is closed: at
+    /// the peer's close, or after engine timeouts.close_timeout (error::close_timeout).
+    /// Signature: void(std::error_code).
+    template <class Token>
+    auto async_close(close_code code, std::string_view reason, Token&& token) {
+        return ::asio::async_initiate<Token, void(std::error_code)>(
+            [c = c_, code](auto handler, std::string r) {
+                c->start_close(code, r, detail::any_handler<std::error_code>(std::move(handler),
+                                                                              c->next.get_executor()));
+            },
+            token, std::string(reason));
+    }
+
+    connection_state state() const noexcept { return c_->state(); }
+    /// The peer's close code: 1005 if its close had none, 1006 if the transport just ended.
+    close_code received_close_code() const noexcept { return c_->received_close_code(); }
+    /// The subprotocol agreed in the handshake (empty for none).
+    std::string_view subprotocol() const noexcept { return c_->subprotocol; }
+    /// Bytes queued and not yet written.
+    std::size_t buffered_amount() const noexcept { return c_->buffered_amount(); }
+
+private:
+    std::shared_ptr<connection> c_;
+};
+
+} // namespace asio
+} // namespace duplex

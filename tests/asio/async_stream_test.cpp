@@ -1,0 +1,474 @@
+// Tests for include/duplex/asio/stream.hpp: real TCP (and TLS) sockets on 127.0.0.1, with
+// callbacks, C++20 coroutines (use_awaitable) and futures (use_future).
+#include <duplex/asio.hpp>
+#include <duplex/asio/tls.hpp>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/read.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/ssl.hpp>
+#include <asio/strand.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/use_future.hpp>
+#include <asio/write.hpp>
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+using asio::ip::tcp;
+using duplex::close_code;
+using duplex::error;
+using namespace std::chrono_literals;
+
+namespace {
+
+using ws_stream = duplex::asio::stream<tcp::socket>;
+
+tcp::endpoint loopback(unsigned short port = 0) { return {asio::ip::make_address("127.0.0.1"), port}; }
+
+// An echo server on its own io_context and threads, written with callbacks; it counts the close
+// codes its sessions saw.
+class echo_server {
+public:
+    explicit echo_server(unsigned threads = 1, duplex::asio::stream_options options = {})
+        : acceptor_(asio::make_strand(io_), loopback()), options_(std::move(options)) {
+        accept();
+        for (unsigned i = 0; i < threads; ++i)
+            threads_.emplace_back([this] { io_.run(); });
+    }
+    ~echo_server() { stop(); }
+
+    unsigned short port() const { return acceptor_.local_endpoint().port(); }
+
+    // Closes every live session with 1001 and waits for the threads.
+    void stop() {
+        if (threads_.empty())
+            return;
+        asio::post(acceptor_.get_executor(), [this] {
+            acceptor_.close();
+            for (auto& weak : sessions_)
+                if (auto s = weak.lock())
+                    asio::post(s->ws.get_executor(), [s] {
+                        s->ws.async_close(close_code::going_away, "bye", [s](std::error_code) {});
+                    });
+        });
+        for (auto& t : threads_)
+            t.join();
+        threads_.clear();
+    }
+
+    std::atomic<int> accepted{0};
+    std::atomic<int> closed_normally{0};
+
+private:
+    struct session : std::enable_shared_from_this<session> {
+        session(tcp::socket s, const duplex::asio::stream_options& o, echo_server& owner)
+            : ws(std::move(s)), server(owner) {
+            ws.set_options(o);
+        }
+        void read() {
+            ws.async_read([self = shared_from_this()](std::error_code ec, duplex::message m) {
+                if (ec) {
+                    if (ec == error::closed && self->ws.received_close_code() == close_code::normal)
+                        ++self->server.closed_normally;
+                    return;
+                }
+                self->ws.async_write(m.op, m.data.data(), m.data.size(), [self](std::error_code ec) {
+                    if (!ec)
+                        self->read();
+                });
+            });
+        }
+        ws_stream ws;
+        echo_server& server;
+    };
+
+    void accept() {
+        acceptor_.async_accept(asio::make_strand(io_), [this](std::error_code ec, tcp::socket socket) {
+            if (ec)
+                return;
+            auto s = std::make_shared<session>(std::move(socket), options_, *this);
+            sessions_.push_back(s);
+            s->ws.async_accept([this, s](std::error_code ec) {
+                if (ec)
+                    return;
+                ++accepted;
+                s->read();
+            });
+            accept();
+        });
+    }
+
+    asio::io_context io_;
+    tcp::acceptor acceptor_;
+    duplex::asio::stream_options options_;
+    std::vector<std::weak_ptr<session>> sessions_; // touched on the acceptor's executor only
+    std::vector<std::thread> threads_;
+};
+
+// Connects and completes the opening handshake, as a coroutine.
+asio::awaitable<void> connect(ws_stream& ws, unsigned short port, std::string target = "/") {
+    co_await ws.next_layer().async_connect(loopback(port), asio::use_awaitable);
+    co_await ws.async_handshake("127.0.0.1:" + std::to_string(port), target, asio::use_awaitable);
+}
+
+// Runs a coroutine to completion on a fresh io_context; rethrows its exception.
+template <class F>
+void run_coroutine(F&& f) {
+    asio::io_context io;
+    std::exception_ptr failure;
+    asio::co_spawn(io, f(io), [&](std::exception_ptr e) { failure = e; });
+    io.run();
+    if (failure)
+        std::rethrow_exception(failure);
+}
+
+} // namespace
+
+TEST_CASE("asio stream: text, binary, empty, fragmented and 16 MiB messages echo with use_awaitable") {
+    echo_server server;
+    run_coroutine([&](asio::io_context& io) -> asio::awaitable<void> {
+        ws_stream ws(io);
+        duplex::asio::stream_options options;
+        options.engine.fragment_size = 4096; // 16 MiB goes out as 4096 frames
+        ws.set_options(options);
+        co_await connect(ws, server.port());
+        const std::string big(16 * 1024 * 1024, 'B');
+        const std::string payloads[] = {"hello", "", "κόσμε", std::string(70000, 't'), big};
+        for (const auto& p : payloads) {
+            co_await ws.async_write_text(p, asio::use_awaitable);
+            const duplex::message m = co_await ws.async_read(asio::use_awaitable);
+            CHECK(m.is_text());
+            CHECK((m.data == p));
+        }
+        const unsigned char blob[] = {0, 255, 1, 254};
+        co_await ws.async_write_binary(blob, sizeof blob, asio::use_awaitable);
+        const duplex::message b = co_await ws.async_read(asio::use_awaitable);
+        CHECK_FALSE(b.is_text());
+        CHECK(b.data.size() == 4);
+        co_await ws.async_ping("ping", asio::use_awaitable);
+        co_await ws.async_close(close_code::normal, "done", asio::use_awaitable);
+        CHECK(ws.state() == duplex::connection_state::closed);
+        CHECK(ws.received_close_code() == close_code::normal);
+    });
+    server.stop();
+    CHECK(server.closed_normally == 1);
+}
+
+TEST_CASE("asio stream: callbacks, and many writes queued at once go out whole and in order") {
+    echo_server server;
+    asio::io_context io;
+    ws_stream ws(io);
+    std::vector<std::string> received;
+    std::error_code close_result = error::closed;
+    constexpr int count = 200;
+    std::function<void()> read_one = [&] {
+        ws.async_read([&](std::error_code ec, duplex::message m) {
+            REQUIRE_FALSE(ec);
+            received.emplace_back(m.data);
+            if (received.size() < count)
+                return read_one();
+            ws.async_close(close_code::normal, "", [&](std::error_code ec) { close_result = ec; });
+        });
+    };
+    ws.next_layer().async_connect(loopback(server.port()), [&](std::error_code ec) {
+        REQUIRE_FALSE(ec);
+        ws.async_handshake("127.0.0.1", "/", [&](std::error_code ec) {
+            REQUIRE_FALSE(ec);
+            // No waiting between writes: the stream queues them (no "one write at a time").
+            for (int i = 0; i < count; ++i) {
+                auto text = std::make_shared<std::string>(std::to_string(i) + std::string(i * 50, 'q'));
+                ws.async_write_text(*text, [text](std::error_code ec) { CHECK_FALSE(ec); });
+            }
+            read_one();
+        });
+    });
+    io.run();
+    REQUIRE(received.size() == count);
+    for (int i = 0; i < count; ++i)
+        CHECK(received[static_cast<std::size_t>(i)] == std::to_string(i) + std::string(i * 50, 'q'));
+    CHECK_FALSE(close_result);
+}
+
+TEST_CASE("asio stream: use_future works from a thread outside the io_context") {
+    echo_server server;
+    asio::io_context io;
+    auto work = asio::make_work_guard(io);
+    std::thread runner([&] { io.run(); });
+    ws_stream ws(asio::make_strand(io));
+    ws.next_layer().async_connect(loopback(server.port()), asio::use_future).get();
+    ws.async_handshake("127.0.0.1", "/", asio::use_future).get();
+    ws.async_write_text("future", asio::use_future).get();
+    const duplex::message m = ws.async_read(asio::use_future).get();
+    CHECK(m.data == "future");
+    ws.async_close(close_code::normal, "", asio::use_future).get();
+    work.reset();
+    runner.join();
+    CHECK(ws.received_close_code() == close_code::normal);
+}
+
+TEST_CASE("asio stream: 1000 concurrent connections each echo, on a server run by 4 threads") {
+    echo_server server(4);
+    constexpr int clients = 1000;
+    std::atomic<int> ok{0};
+    asio::io_context io;
+    for (int i = 0; i < clients; ++i) {
+        asio::co_spawn(
+            io,
+            [&, i]() -> asio::awaitable<void> {
+                ws_stream ws(co_await asio::this_coro::executor);
+                co_await connect(ws, server.port());
+                const std::string text = "client " + std::to_string(i);
+                co_await ws.async_write_text(text, asio::use_awaitable);
+                const duplex::message m = co_await ws.async_read(asio::use_awaitable);
+                if (m.data == text)
+                    ++ok;
+                co_await ws.async_close(close_code::normal, "", asio::use_awaitable);
+            },
+            asio::detached);
+    }
+    io.run();
+    server.stop();
+    CHECK(ok == clients);
+    CHECK(server.accepted == clients);
+    CHECK(server.closed_normally == clients);
+}
+
+TEST_CASE("asio stream: a server shutting down closes its clients with 1001") {
+    echo_server server(2);
+    asio::io_context io;
+    std::vector<std::unique_ptr<ws_stream>> streams;
+    std::atomic<int> going_away{0};
+    for (int i = 0; i < 20; ++i) {
+        streams.push_back(std::make_unique<ws_stream>(io));
+        asio::co_spawn(
+            io,
+            [&server, &going_away, ws = streams.back().get()]() -> asio::awaitable<void> {
+                co_await connect(*ws, server.port());
+                std::error_code ec;
+                co_await ws->async_read(asio::redirect_error(asio::use_awaitable, ec));
+                if (ec == error::closed && ws->received_close_code() == close_code::going_away)
+                    ++going_away;
+            },
+            asio::detached);
+    }
+    // Let every client connect, then stop the server while they wait in async_read.
+    io.run_for(1s);
+    CHECK(server.accepted == 20);
+    std::thread stopper([&] { server.stop(); });
+    io.run();
+    stopper.join();
+    CHECK(going_away == 20);
+}
+
+TEST_CASE("asio stream: a client that sends half a handshake is dropped at the handshake timeout") {
+    asio::io_context io;
+    tcp::acceptor acceptor(io, loopback());
+    ws_stream server(io);
+    std::error_code accept_result;
+    duplex::asio::stream_options options;
+    options.handshake_timeout = 300ms;
+    server.set_options(options);
+    acceptor.async_accept(server.next_layer(), [&](std::error_code ec) {
+        REQUIRE_FALSE(ec);
+        server.async_accept([&](std::error_code ec) { accept_result = ec; });
+    });
+    tcp::socket slow(io);
+    slow.connect(acceptor.local_endpoint());
+    asio::write(slow, asio::buffer(std::string("GET / HTTP/1.1\r\nHost: x\r\n")));
+    const auto start = std::chrono::steady_clock::now();
+    io.run();
+    const auto waited = std::chrono::steady_clock::now() - start;
+    CHECK(accept_result == error::handshake_timeout);
+    CHECK(waited >= 250ms);
+    CHECK(waited < 10s); // a bound on "dropped", not a speed claim
+    // The server closed the socket: the slow client sees EOF.
+    char c;
+    std::error_code ec;
+    slow.read_some(asio::buffer(&c, 1), ec);
+    CHECK(ec == asio::error::eof);
+}
+
+TEST_CASE("asio stream: a peer that stops answering pings is dropped at the pong timeout") {
+    asio::io_context io;
+    tcp::acceptor acceptor(io, loopback());
+    ws_stream server(io);
+    duplex::asio::stream_options options;
+    options.engine.timeouts.ping_interval = 100ms;
+    options.engine.timeouts.pong_timeout = 200ms;
+    server.set_options(options);
+    std::error_code read_result;
+    acceptor.async_accept(server.next_layer(), [&](std::error_code ec) {
+        REQUIRE_FALSE(ec);
+        server.async_accept([&](std::error_code ec) {
+            REQUIRE_FALSE(ec);
+            server.async_read([&](std::error_code ec, duplex::message) { read_result = ec; });
+        });
+    });
+    // A raw client: a valid handshake, then silence (it never reads its pings).
+    tcp::socket raw(io);
+    raw.connect(acceptor.local_endpoint());
+    duplex::client_handshake hs;
+    std::error_code ec;
+    const std::string request(hs.start("127.0.0.1", "/", ec));
+    asio::write(raw, asio::buffer(request));
+    io.run();
+    CHECK(read_result == error::peer_timeout);
+    CHECK(server.state() == duplex::connection_state::closed);
+}
+
+TEST_CASE("asio stream: a client that never reads meets the send queue limit, not unbounded memory") {
+    asio::io_context io;
+    tcp::acceptor acceptor(io, loopback());
+    ws_stream server(io);
+    duplex::asio::stream_options options;
+    options.engine.send_queue_limit = 1 << 20;
+    options.engine.send_queue_resume = 1 << 19;
+    server.set_options(options);
+    const std::string chunk(64 * 1024, 'c');
+    std::size_t accepted = 0, peak = 0;
+    std::error_code refused;
+    auto failed = std::make_shared<std::error_code>();
+    // Queue a message, then come back (posted) for the next: a refused write's handler runs
+    // before the next step, which then stops.
+    std::function<void()> write_more = [&] {
+        if (*failed) {
+            refused = *failed;
+            return;
+        }
+        server.async_write_text(chunk, [failed](std::error_code e) {
+            if (e && !*failed)
+                *failed = e;
+        });
+        peak = std::max(peak, server.buffered_amount());
+        if (++accepted > 10000)
+            return; // would mean no backpressure at all
+        asio::post(io, write_more);
+    };
+    acceptor.async_accept(server.next_layer(), [&](std::error_code ec) {
+        REQUIRE_FALSE(ec);
+        server.async_accept([&](std::error_code ec) {
+            REQUIRE_FALSE(ec);
+            write_more();
+        });
+    });
+    tcp::socket lazy(io);
+    lazy.connect(acceptor.local_endpoint());
+    duplex::client_handshake hs;
+    std::error_code ec;
+    const std::string request(hs.start("127.0.0.1", "/", ec));
+    asio::write(lazy, asio::buffer(request));
+    io.run_for(3s);
+    CHECK(refused == error::send_queue_full);
+    CHECK(accepted < 10000);
+    // The queue never held more than the limit plus one message.
+    CHECK(peak <= options.engine.send_queue_limit + chunk.size() + 16);
+}
+
+namespace {
+
+// A self-signed certificate for "localhost", made with the openssl command at test time.
+struct test_certificate {
+    std::string dir, cert, key;
+    test_certificate() {
+        char tmpl[] = "/tmp/duplex-tls-XXXXXX";
+        dir = mkdtemp(tmpl);
+        cert = dir + "/cert.pem";
+        key = dir + "/key.pem";
+        const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+                                "-addext subjectAltName=DNS:localhost -keyout " + key + " -out " + cert +
+                                " >/dev/null 2>&1";
+        REQUIRE(std::system(cmd.c_str()) == 0);
+    }
+    ~test_certificate() { std::system(("rm -rf " + dir).c_str()); }
+};
+
+using tls_stream = duplex::asio::stream<asio::ssl::stream<tcp::socket>>;
+
+// One TLS echo on a fresh io_context: returns the client's error (from TLS or WebSocket).
+std::error_code tls_echo(const test_certificate& c, const std::string& client_host, bool trust) {
+    asio::io_context io;
+    asio::ssl::context server_ctx(asio::ssl::context::tls_server);
+    server_ctx.use_certificate_chain_file(c.cert);
+    server_ctx.use_private_key_file(c.key, asio::ssl::context::pem);
+    asio::ssl::context client_ctx = duplex::asio::make_tls_client_context();
+    if (trust)
+        client_ctx.load_verify_file(c.cert);
+
+    tcp::acceptor acceptor(io, loopback());
+    tls_stream server(tcp::socket(io), server_ctx);
+    acceptor.async_accept(server.next_layer().next_layer(), [&](std::error_code ec) {
+        if (ec)
+            return;
+        server.next_layer().async_handshake(asio::ssl::stream_base::server, [&](std::error_code ec) {
+            if (ec)
+                return;
+            server.async_accept([&](std::error_code ec) {
+                if (ec)
+                    return;
+                // Echo until the client closes (the read after the echo takes its close).
+                auto echo = std::make_shared<std::function<void()>>();
+                *echo = [&server, echo] {
+                    server.async_read([&server, echo](std::error_code ec, duplex::message m) {
+                        if (!ec)
+                            server.async_write(m.op, m.data.data(), m.data.size(),
+                                               [echo](std::error_code ec) { if (!ec) (*echo)(); });
+                        else
+                            *echo = nullptr; // break the cycle
+                    });
+                };
+                (*echo)();
+            });
+        });
+    });
+
+    std::error_code result;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            tls_stream ws(tcp::socket(io), client_ctx);
+            std::error_code ec;
+            duplex::asio::set_tls_host(ws.next_layer(), client_host, ec);
+            REQUIRE_FALSE(ec);
+            co_await ws.next_layer().next_layer().async_connect(acceptor.local_endpoint(), asio::use_awaitable);
+            co_await ws.next_layer().async_handshake(asio::ssl::stream_base::client,
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) {
+                result = ec;
+                acceptor.close();
+                server.next_layer().next_layer().close();
+                co_return;
+            }
+            co_await ws.async_handshake("localhost", "/", asio::use_awaitable);
+            co_await ws.async_write_text("over tls", asio::use_awaitable);
+            const duplex::message m = co_await ws.async_read(asio::use_awaitable);
+            CHECK(m.data == "over tls");
+            co_await ws.async_close(close_code::normal, "", asio::redirect_error(asio::use_awaitable, result));
+        },
+        asio::detached);
+    io.run_for(10s);
+    return result;
+}
+
+} // namespace
+
+TEST_CASE("asio stream: wss with a certificate made by openssl; wrong host and untrusted CA refused") {
+    test_certificate cert;
+    CHECK_FALSE(tls_echo(cert, "localhost", true));
+    const std::error_code wrong_host = tls_echo(cert, "example.com", true);
+    CHECK(wrong_host);
+    CHECK(wrong_host.category() == asio::error::get_ssl_category());
+    const std::error_code untrusted = tls_echo(cert, "localhost", false);
+    CHECK(untrusted);
+    CHECK(untrusted.category() == asio::error::get_ssl_category());
+}
