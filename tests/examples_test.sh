@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The example programs as users run them: echo_server and coro_echo_server on a free port,
+# echo_client sending stdin lines to each, and echo_server's SIGTERM shutdown (exit 0).
+# usage: examples_test.sh <examples-build-dir>
+set -u
+bin=$1
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"; }
+trap cleanup EXIT
+status=0
+
+# Starts a server on a free port (--port 0), waits for its "listening" line, which names the
+# port; sets $port and $pid.
+start() {
+  "$bin/$1" --port 0 "${@:2}" >"$work/$1.out" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  for _ in $(seq 100); do
+    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/$1.out" 2>/dev/null)
+    [ -n "$port" ] && return 0
+    sleep 0.05
+  done
+  echo "FAIL: $1 did not print its listening line:"; cat "$work/$1.out"; return 1
+}
+
+printf 'hello\n\nκόσμε\n%s\n' "$(head -c 100000 /dev/zero | tr '\0' x)" >"$work/input"
+
+for server in echo_server coro_echo_server; do
+  start "$server" || { status=1; continue; }
+  if timeout 20 "$bin/echo_client" "ws://127.0.0.1:$port/chat" <"$work/input" >"$work/output" &&
+     cmp -s "$work/input" "$work/output"; then
+    echo "ok: echo_client through $server echoed every line"
+  else
+    echo "FAIL: echo_client through $server"; status=1
+  fi
+done
+
+# echo_server exits 0 on SIGTERM, closing connections with 1001 (a waiting client sees it).
+start echo_server --threads 2 || status=1
+mkfifo "$work/fifo"
+timeout 20 "$bin/echo_client" "ws://127.0.0.1:$port/" <"$work/fifo" >"$work/client.out" 2>&1 &
+client=$!
+exec 3>"$work/fifo"
+echo "before shutdown" >&3
+for _ in $(seq 100); do grep -q "before shutdown" "$work/client.out" && break; sleep 0.05; done
+kill -TERM "$pid"
+wait "$pid"; server_status=$?
+wait "$client"; client_status=$? # the client's input is still open: it ends on the server's close
+exec 3>&-
+if [ "$server_status" -eq 0 ]; then echo "ok: echo_server exited 0 on SIGTERM"; else echo "FAIL: echo_server exited $server_status"; status=1; fi
+if grep -q "the server closed the connection (1001 going away)" "$work/client.out" && [ "$client_status" -eq 0 ]; then
+  echo "ok: the waiting client was closed by the server"
+else
+  echo "FAIL: the client did not see the server's close:"; cat "$work/client.out"; status=1
+fi
+
+# Bad arguments are refused with usage and status 2.
+"$bin/echo_server" --port >/dev/null 2>&1; [ $? -eq 2 ] && echo "ok: bad arguments give status 2" || { echo "FAIL: bad arguments"; status=1; }
+exit $status
