@@ -97,12 +97,20 @@ public:
     /// Bytes ever queued, and ever written, since construction.
     std::uint64_t queued_total() const noexcept { return queued_; }
     std::uint64_t written_total() const noexcept { return written_; }
-    /// Bytes of memory the queue holds for copies.
+    /// Bytes of memory the queue holds for copies (none once everything is written).
     std::size_t capacity() const noexcept {
-        std::size_t c = spare_.bytes.capacity();
+        std::size_t c = 0;
         for (const auto& b : blocks_)
             c += b.bytes.capacity();
         return c;
+    }
+
+    send_queue() = default;
+    send_queue(send_queue&&) = default;
+    send_queue& operator=(send_queue&&) = default;
+    ~send_queue() {
+        for (auto& b : blocks_)
+            detail::recycle_buffer(std::move(b.bytes));
     }
 
 private:
@@ -119,28 +127,20 @@ private:
         std::size_t done = 0;      // consumed
     };
 
-    static constexpr std::size_t block_size = 16 * 1024;
-
-    // The block to append `size` bytes to: the last one if it has room, else a new one (the
-    // spare if it is big enough), at least block_size bytes.
+    // The block to append `size` bytes to: the last one if it has room, else a new one from
+    // the thread's buffer pool (a frame larger than a pool block gets a block of its own).
     block& block_for(std::size_t size) {
         if (!blocks_.empty() && blocks_.back().bytes.size() - blocks_.back().used >= size)
             return blocks_.back();
         block fresh;
-        if (spare_.bytes.size() >= size) {
-            fresh = std::move(spare_);
-            spare_ = block{};
-            fresh.used = fresh.done = 0;
-        } else {
-            fresh.bytes.resize(size > block_size ? size : block_size);
-        }
+        fresh.bytes = detail::acquire_buffer(size);
         blocks_.push_back(std::move(fresh)); // moving a block keeps its bytes where they are
         return blocks_.back();
     }
 
     // Owned bytes are consumed in the order they were appended: account them to the blocks
-    // from the front, retiring blocks that are done (one block_size block is kept for reuse, so
-    // steady traffic allocates nothing).
+    // from the front, and give blocks that are done back to the pool. An idle queue holds no
+    // memory; steady traffic takes blocks from the pool, not from malloc.
     void release_owned(std::size_t n) {
         while (n > 0) {
             block& b = blocks_.front();
@@ -149,20 +149,12 @@ private:
             n -= take;
             if (b.done < b.used)
                 continue;
-            if (blocks_.size() == 1) {
-                b.used = b.done = 0; // empty: start again at its beginning
-                if (b.bytes.size() > block_size)
-                    blocks_.clear(); // a large message's block is not kept
-                return;
-            }
-            if (b.bytes.size() == block_size && spare_.bytes.empty())
-                spare_ = std::move(b);
+            detail::recycle_buffer(std::move(b.bytes));
             blocks_.erase(blocks_.begin());
         }
     }
 
     std::vector<block> blocks_; // oldest first; only the last is appended to
-    block spare_;
     std::vector<segment> segments_; // [head_, size) are pending
     std::size_t head_ = 0;
     std::size_t pending_ = 0;
