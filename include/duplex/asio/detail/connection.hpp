@@ -4,6 +4,7 @@
 #pragma once
 
 #include <duplex/asio/detail/handler.hpp>
+#include <duplex/asio/detail/service.hpp>
 #include <duplex/core/client_handshake.hpp>
 #include <duplex/core/detail/byte_buffer.hpp>
 #include <duplex/core/engine.hpp>
@@ -12,6 +13,8 @@
 
 #include <asio/buffer.hpp>
 #include <asio/error.hpp>
+#include <asio/execution/context.hpp>
+#include <asio/query.hpp>
 #include <asio/post.hpp>
 #include <asio/socket_base.hpp>
 #include <asio/steady_timer.hpp>
@@ -26,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -46,7 +50,16 @@ class connection : public std::enable_shared_from_this<connection<NextLayer>> {
 public:
     template <class... Args>
     explicit connection(Args&&... args)
-        : next(std::forward<Args>(args)...), timer_(next.get_executor()) {}
+        : next(std::forward<Args>(args)...), timer_(next.get_executor()),
+          service_(::asio::use_service<connection_service>(
+              ::asio::query(next.get_executor(), ::asio::execution::context))) {
+        entry_ = service_.add([this] { abandon(); });
+    }
+
+    ~connection() { service_.remove(entry_); }
+
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
 
     NextLayer next;
     stream_options options;
@@ -142,6 +155,16 @@ public:
         schedule_flush();
         if (!reading_)
             pump();
+    }
+
+    // The execution context is shutting down: its queued operations are being destroyed without
+    // running, so drop the handlers stored here too (they may own this connection).
+    void abandon() {
+        auto read = std::move(read_handler_);
+        auto handshake = std::move(handshake_handler_);
+        auto writes = std::move(write_waiters_);
+        auto closes = std::move(close_waiters_);
+        ended_ = true;
     }
 
     connection_state state() const noexcept {
@@ -246,6 +269,10 @@ private:
     void open_engine(std::error_code ec) {
         if (!ec)
             engine_.template emplace<Engine>(options.engine);
+        if constexpr (has_wait<NextLayer>::value) {
+            std::error_code ignored; // reads after a readiness wait must not block
+            next.non_blocking(true, ignored);
+        }
         server_hs_.reset();
         client_hs_.reset();
         handshake_out_.clear();
@@ -270,7 +297,7 @@ private:
     void append(std::string_view bytes) {
         if (bytes.empty())
             return;
-        rbuf_.resize(rend_ + bytes.size() > read_size ? rend_ + bytes.size() : read_size);
+        rbuf_.resize(rend_ + bytes.size() > read_size ? rend_ + bytes.size() : read_size); // reads after it fit
         std::memcpy(rbuf_.data() + rend_, bytes.data(), bytes.size());
         rend_ += bytes.size();
     }
@@ -286,8 +313,10 @@ private:
             rend_ -= rpos_;
             rpos_ = 0;
         }
-        if (rend_ == rbuf_.size())
-            rbuf_.resize(rbuf_.empty() ? read_size : rbuf_.size() * 2);
+        if (rbuf_.empty())
+            rbuf_ = duplex::detail::acquire_buffer(read_size);
+        else if (rend_ == rbuf_.size())
+            rbuf_.resize(rbuf_.size() * 2);
     }
 
     enum class outcome { delivered, stop, need_more };
@@ -330,6 +359,10 @@ private:
     void read_more() {
         if (reading_ || ended_ || !wants_bytes())
             return;
+        if constexpr (has_wait<NextLayer>::value) {
+            if (rpos_ == rend_)
+                return wait_then_read();
+        }
         prepare_read();
         reading_ = true;
         next.async_read_some(::asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
@@ -341,6 +374,37 @@ private:
                                  self->pump();
                              });
     }
+
+    // An idle socket waits for readability holding no buffer (it went back to the thread's
+    // pool), then reads into one taken from the pool: idle connections stay small.
+    void wait_then_read() {
+        if (!rbuf_.empty()) {
+            duplex::detail::recycle_buffer(std::move(rbuf_));
+            rbuf_ = {};
+        }
+        rpos_ = rend_ = 0;
+        reading_ = true;
+        next.async_wait(NextLayer::wait_read, [self = this->shared_from_this()](std::error_code ec) {
+            self->reading_ = false;
+            if (ec)
+                return self->read_failed(ec);
+            self->prepare_read();
+            const std::size_t n = self->next.read_some(
+                ::asio::buffer(self->rbuf_.data() + self->rend_, self->rbuf_.size() - self->rend_), ec);
+            self->rend_ += n;
+            if (ec == ::asio::error::would_block || ec == ::asio::error::try_again)
+                return self->read_more(); // woken without data after all
+            if (ec)
+                return self->read_failed(ec);
+            self->pump();
+        });
+    }
+
+    template <class T, class = void>
+    struct has_wait : std::false_type {};
+    template <class T>
+    struct has_wait<T, std::void_t<decltype(std::declval<T&>().non_blocking(true)),
+                                   decltype(T::wait_read)>> : std::true_type {};
 
     template <class Engine>
     outcome process(Engine& e) {
@@ -548,7 +612,8 @@ private:
         auto waiters = std::move(close_waiters_);
         for (auto& h : waiters)
             h.dispatch(result);
-        rbuf_ = duplex::detail::byte_buffer();
+        duplex::detail::recycle_buffer(std::move(rbuf_));
+        rbuf_ = {};
         rpos_ = rend_ = 0;
     }
 
@@ -580,6 +645,8 @@ private:
     bool draining_ = false;     // the engine is closed: half-closed, reading until the peer's FIN
     bool clean_ = false;        // the close handshake completed
     bool ended_ = false;        // the socket is closed; everything has completed
+    connection_service& service_;
+    connection_service::entry entry_;
     std::error_code closed_error_; // what failed the engine, if it failed
     std::error_code ended_error_;  // what ended the transport
 };
