@@ -24,7 +24,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -44,6 +43,15 @@ struct stream_options {
 };
 
 namespace detail {
+
+// A buffer sequence over an array the connection keeps for the write: copying it (Asio copies
+// the sequence into its operation) allocates nothing, unlike copying a vector.
+struct buffer_range {
+    const ::asio::const_buffer* first;
+    const ::asio::const_buffer* last;
+    const ::asio::const_buffer* begin() const noexcept { return first; }
+    const ::asio::const_buffer* end() const noexcept { return last; }
+};
 
 template <class NextLayer>
 class connection : public std::enable_shared_from_this<connection<NextLayer>> {
@@ -163,6 +171,7 @@ public:
         auto read = std::move(read_handler_);
         auto handshake = std::move(handshake_handler_);
         auto writes = std::move(write_waiters_);
+        waiters_head_ = 0;
         auto closes = std::move(close_waiters_);
         ended_ = true;
     }
@@ -522,7 +531,8 @@ private:
             return;
         }
         writing_ = true;
-        ::asio::async_write(next, gather_, [self = this->shared_from_this()](std::error_code ec, std::size_t n) {
+        const buffer_range range{gather_.data(), gather_.data() + gather_.size()};
+        ::asio::async_write(next, range, [self = this->shared_from_this()](std::error_code ec, std::size_t n) {
             self->writing_ = false;
             self->visit([&](auto& e) { e.consume(n); });
             if (ec)
@@ -536,10 +546,20 @@ private:
     void complete_writes(std::error_code ec) {
         std::uint64_t written = 0;
         visit([&](auto& e) { written = e.written_total(); });
-        while (!write_waiters_.empty() && (ec || write_waiters_.front().first <= written)) {
-            auto h = std::move(write_waiters_.front().second);
-            write_waiters_.pop_front();
-            h.dispatch(ec);
+        // A vector used as a queue (a deque allocates and frees its chunks as it goes).
+        while (waiters_head_ < write_waiters_.size() &&
+               (ec || write_waiters_[waiters_head_].first <= written)) {
+            auto h = std::move(write_waiters_[waiters_head_].second);
+            ++waiters_head_;
+            h.dispatch(ec); // may queue more writes
+        }
+        if (waiters_head_ == write_waiters_.size()) {
+            write_waiters_.clear();
+            waiters_head_ = 0;
+        } else if (waiters_head_ >= 32 && waiters_head_ >= write_waiters_.size() / 2) {
+            write_waiters_.erase(write_waiters_.begin(),
+                                 write_waiters_.begin() + static_cast<std::ptrdiff_t>(waiters_head_));
+            waiters_head_ = 0;
         }
     }
 
@@ -637,7 +657,8 @@ private:
 
     bool writing_ = false;
     bool flush_posted_ = false;
-    std::deque<std::pair<std::uint64_t, any_handler<std::error_code>>> write_waiters_;
+    std::vector<std::pair<std::uint64_t, any_handler<std::error_code>>> write_waiters_; // from waiters_head_
+    std::size_t waiters_head_ = 0;
     std::vector<::asio::const_buffer> gather_;
 
     std::vector<any_handler<std::error_code>> close_waiters_;

@@ -8,6 +8,7 @@
 #include <asio/execution/outstanding_work.hpp>
 #include <asio/post.hpp>
 #include <asio/prefer.hpp>
+#include <asio/recycling_allocator.hpp>
 
 #include <memory>
 #include <tuple>
@@ -23,9 +24,21 @@ public:
     any_handler() = default;
 
     // Takes the handler; `fallback` is the stream's executor, used when the handler has none.
+    // Its storage comes from Asio's per-thread recycling allocator, as Asio's own operations'
+    // does: in steady traffic a pending operation costs no malloc.
     template <class Handler, class Executor>
-    any_handler(Handler&& h, const Executor& fallback)
-        : impl_(std::make_unique<model<std::decay_t<Handler>, Executor>>(std::forward<Handler>(h), fallback)) {}
+    any_handler(Handler&& h, const Executor& fallback) {
+        using m = model<std::decay_t<Handler>, Executor>;
+        typename m::allocator alloc;
+        m* p = alloc.allocate(1);
+        try {
+            ::new (static_cast<void*>(p)) m(std::forward<Handler>(h), fallback);
+        } catch (...) {
+            alloc.deallocate(p, 1);
+            throw;
+        }
+        impl_.reset(p);
+    }
 
     explicit operator bool() const noexcept { return impl_ != nullptr; }
 
@@ -42,14 +55,25 @@ public:
     }
 
 private:
+    struct concept_t;
+    struct destroyer {
+        void operator()(concept_t* p) const noexcept { p->destroy(); }
+    };
+    using pointer = std::unique_ptr<concept_t, destroyer>;
+
     struct concept_t {
-        virtual ~concept_t() = default;
-        virtual void dispatch(std::unique_ptr<concept_t> self, Args... args) = 0;
-        virtual void post(std::unique_ptr<concept_t> self, Args... args) = 0;
+        virtual void dispatch(pointer self, Args... args) = 0;
+        virtual void post(pointer self, Args... args) = 0;
+        virtual void destroy() noexcept = 0; // destructs and frees, with the right allocator
+
+    protected:
+        ~concept_t() = default;
     };
 
     template <class Handler, class Executor>
     struct model final : concept_t {
+        using allocator = ::asio::recycling_allocator<model>;
+
         using handler_executor = ::asio::associated_executor_t<Handler, Executor>;
         using work_executor = std::decay_t<decltype(::asio::prefer(
             std::declval<handler_executor>(), ::asio::execution::outstanding_work.tracked))>;
@@ -59,17 +83,23 @@ private:
                                   ::asio::execution::outstanding_work.tracked)),
               handler(std::move(h)) {}
 
-        void dispatch(std::unique_ptr<concept_t> self, Args... args) override {
+        void destroy() noexcept override {
+            allocator alloc;
+            this->~model();
+            alloc.deallocate(this, 1);
+        }
+
+        void dispatch(pointer self, Args... args) override {
             auto ex = work;
             ::asio::dispatch(ex, bound(std::move(self), std::move(args)...));
         }
-        void post(std::unique_ptr<concept_t> self, Args... args) override {
+        void post(pointer self, Args... args) override {
             auto ex = work;
             ::asio::post(ex, bound(std::move(self), std::move(args)...));
         }
 
         // The call, owning this model until it runs.
-        auto bound(std::unique_ptr<concept_t> self, Args... args) {
+        auto bound(pointer self, Args... args) {
             return [self = std::move(self), t = std::make_tuple(std::move(args)...)]() mutable {
                 auto* m = static_cast<model*>(self.get());
                 Handler h = std::move(m->handler);
@@ -82,7 +112,7 @@ private:
         Handler handler;
     };
 
-    std::unique_ptr<concept_t> impl_;
+    pointer impl_;
 };
 
 } // namespace detail
