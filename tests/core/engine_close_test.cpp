@@ -169,3 +169,24 @@ TEST_CASE("engine: an idle timeout starts a close with 1001") {
     REQUIRE(r.events.size() == 1);
     CHECK(r.events[0] == closed(close_code::going_away, "idle timeout"));
 }
+
+TEST_CASE("engine: once closed, tick does nothing and the error stays") {
+    using namespace std::chrono_literals;
+    duplex::engine_options options;
+    options.timeouts.ping_interval = 1s;
+    options.timeouts.close_timeout = 1s;
+    options.timeouts.idle_timeout = 1s;
+    client_engine client(options);
+    server_engine server;
+    const auto t0 = duplex::heartbeat::time_point{} + 10s;
+    client.tick(t0);
+    std::error_code ec;
+    client.close(close_code::normal, "", ec);
+    transfer(client, server);
+    transfer(server, client); // the echo: closed cleanly
+    REQUIRE(client.state() == connection_state::closed);
+    CHECK_FALSE(client.tick(t0 + 100s));
+    CHECK_FALSE(client.error());
+    CHECK_FALSE(client.wants_write());
+    CHECK(client.received_close_code() == close_code::normal);
+}

@@ -387,6 +387,33 @@ TEST_CASE("engine: backpressure policies apply once the send queue is over its l
         CHECK_FALSE(ec);
         CHECK(server.dropped_messages() == 1);
     }
+    SECTION("parts and pings are refused, never dropped, and can be retried") {
+        options.on_backpressure = duplex::backpressure_policy::drop;
+        server_engine server(options);
+        server.begin_message(opcode::text, ec);
+        server.send_part(chunk.data(), chunk.size(), false, ec);
+        server.send_part(chunk.data(), chunk.size(), false, ec); // now over the limit
+        CHECK_FALSE(ec);
+        server.send_part("\xce", 1, false, ec); // the first byte of κ
+        CHECK(ec == error::send_queue_full);
+        server.ping("p", 1, ec);
+        CHECK(ec == error::send_queue_full);
+        CHECK(server.dropped_messages() == 0);
+        bytes wire = take_output(server); // the peer reads: the queue drains
+        server.send_part("\xce", 1, false, ec); // retried once the queue drained
+        CHECK_FALSE(ec);
+        server.send_part("\xff", 1, false, ec); // invalid: refused, the message state kept
+        CHECK(ec == error::invalid_utf8);
+        server.send_part("\xba", 1, true, ec); // κ completed
+        CHECK_FALSE(ec);
+        const bytes rest = take_output(server);
+        wire.insert(wire.end(), rest.begin(), rest.end());
+        client_engine client;
+        const auto r = feed(client, wire);
+        REQUIRE_FALSE(r.ec);
+        REQUIRE(r.events.size() == 1);
+        CHECK(r.events[0] == text(chunk + chunk + "\xce\xba"));
+    }
     SECTION("close fails the connection with 1013") {
         options.on_backpressure = duplex::backpressure_policy::close;
         server_engine server(options);

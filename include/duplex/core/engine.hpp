@@ -143,7 +143,9 @@ public:
             ec = closed_error();
             return;
         }
-        if (!check_outgoing_text(sending_op_, data, size, last, ec) || !admit(ec))
+        // A part is never dropped (that would corrupt the message): over the limit it is
+        // refused, and the text check runs on a copy, so a refused part can be sent again.
+        if (!admit(ec, false) || !check_outgoing_text(sending_op_, data, size, last, ec))
             return;
         out_.frame(first_part_ ? sending_op_ : opcode::continuation, last, 0,
                     static_cast<const unsigned char*>(data), size, mode);
@@ -151,7 +153,8 @@ public:
         sending_parts_ = !last;
     }
 
-    /// Queues a ping (payload at most 125 bytes).
+    /// Queues a ping (payload at most 125 bytes). Past the send queue limit it is refused
+    /// (error::send_queue_full), or the connection closed, by the backpressure policy.
     void ping(const void* data, std::size_t size, std::error_code& ec) {
         send_control(opcode::ping, data, size, ec);
     }
@@ -209,12 +212,14 @@ public:
     /// nothing for the idle timeout (a close with 1001 is started; idle_timeout). Returns the
     /// timeout that ended or began closing the connection, if any.
     std::error_code tick(time_point now) {
+        if (state_ == connection_state::closed)
+            return {};
         for (;;) {
             switch (heartbeat_.tick(now)) {
             case heartbeat::action::none:
                 return {};
             case heartbeat::action::ping:
-                if (state_ == connection_state::open)
+                if (state_ == connection_state::open && !out_.full()) // a peer not reading gets no more
                     out_.frame(opcode::ping, true, 0, nullptr, 0, payload_mode::copy);
                 continue;
             case heartbeat::action::peer_dead:
@@ -520,22 +525,28 @@ private:
     bool check_outgoing_text(opcode op, const void* data, std::size_t size, bool last, std::error_code& ec) {
         if (op != opcode::text || !options_.validate_outgoing_utf8)
             return true;
-        utf8_validator whole;
-        utf8_validator& v = sending_parts_ ? out_utf8_ : whole;
+        utf8_validator v = sending_parts_ ? out_utf8_ : utf8_validator{};
         if (!v.feed(data, size) || (last && !v.complete())) {
             ec = error::invalid_utf8;
-            return false;
+            return false; // a message sent in parts keeps its state: the part may be retried
         }
+        if (sending_parts_)
+            out_utf8_ = v;
         return true;
     }
 
-    // Applies the backpressure policy to a message of `size` bytes. False: do not queue it.
-    bool admit(std::error_code& ec) {
+    // Applies the backpressure policy to what is about to be queued. False: do not queue it.
+    // Only whole messages may be dropped; parts and control frames are refused instead.
+    bool admit(std::error_code& ec, bool droppable = true) {
         if (!out_.full())
             return true;
         out_.set_backpressured();
         switch (options_.on_backpressure) {
         case backpressure_policy::drop:
+            if (!droppable) {
+                ec = error::send_queue_full;
+                return false;
+            }
             ++dropped_;
             return false;
         case backpressure_policy::close:
@@ -584,7 +595,7 @@ private:
             ec = closed_error();
         else if (size > max_control_payload)
             ec = error::control_too_long;
-        else
+        else if (admit(ec, false))
             out_.frame(op, true, 0, static_cast<const unsigned char*>(data), size, payload_mode::copy);
     }
 
