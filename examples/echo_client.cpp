@@ -6,10 +6,9 @@
 // it says so and exits 0 too; errors exit 1. Standard input is read on its own thread, so a
 // close from the server is seen at once, while the client waits for input.
 #include <duplex/asio.hpp>
-#include <duplex/asio/tls.hpp>
+#include <duplex/asio/connect.hpp>
 
 #include <asio/co_spawn.hpp>
-#include <asio/connect.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
@@ -28,8 +27,7 @@ namespace {
 
 // Prints replies until the connection ends; sends what the input thread posts.
 template <class Stream>
-asio::awaitable<void> converse(Stream& ws, const duplex::ws_url& url) {
-    co_await ws.async_handshake(url.host_field(), url.target, asio::use_awaitable);
+asio::awaitable<void> converse(Stream& ws) {
     auto ex = co_await asio::this_coro::executor;
     std::thread input([&ws, ex] {
         std::string line;
@@ -62,23 +60,18 @@ asio::awaitable<void> converse(Stream& ws, const duplex::ws_url& url) {
 
 asio::awaitable<void> run(const duplex::ws_url& url) {
     auto ex = co_await asio::this_coro::executor;
-    tcp::resolver resolver(ex);
-    const auto endpoints = co_await resolver.async_resolve(url.host, std::to_string(url.port), asio::use_awaitable);
+    // async_connect resolves, connects and, for wss://, verifies the server's certificate and
+    // host name (sending it as SNI) before the WebSocket handshake.
     if (!url.secure) {
         duplex::asio::stream<tcp::socket> ws(ex);
-        co_await asio::async_connect(ws.next_layer(), endpoints, asio::use_awaitable);
-        co_await converse(ws, url);
+        co_await duplex::asio::async_connect(ws, url, asio::use_awaitable);
+        co_await converse(ws);
         co_return;
     }
     asio::ssl::context tls = duplex::asio::make_tls_client_context();
     duplex::asio::stream<asio::ssl::stream<tcp::socket>> ws(ex, tls);
-    std::error_code ec;
-    duplex::asio::set_tls_host(ws.next_layer(), url.host, ec);
-    if (ec)
-        throw std::system_error(ec);
-    co_await asio::async_connect(ws.next_layer().next_layer(), endpoints, asio::use_awaitable);
-    co_await ws.next_layer().async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
-    co_await converse(ws, url);
+    co_await duplex::asio::async_connect(ws, url, asio::use_awaitable);
+    co_await converse(ws);
 }
 
 } // namespace
