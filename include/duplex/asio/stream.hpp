@@ -7,6 +7,7 @@
 #include <duplex/asio/detail/connection.hpp>
 
 #include <asio/async_result.hpp>
+#include <asio/dispatch.hpp>
 
 #include <memory>
 #include <string>
@@ -21,9 +22,11 @@ namespace asio {
 /// ::asio::ssl::stream<::asio::ip::tcp::socket> (after its TLS handshake).
 ///
 /// Every operation takes a completion token: a callback, ::asio::use_awaitable,
-/// ::asio::use_future, ::asio::deferred... Threading: like an Asio socket, a stream is used from
-/// one strand at a time. Give the socket a strand executor (or run its io_context on one thread)
-/// and start operations from handlers on it.
+/// ::asio::use_future, ::asio::deferred... Threading: every operation starts on the stream's
+/// executor (it is dispatched there), so give the socket a strand executor
+/// (::asio::make_strand(io)) and operations may then be started from any thread, e.g. a
+/// write from a worker thread while a read is pending. The queries (state(), ...) read state
+/// that the strand owns: call them from the strand.
 ///
 /// Writes queue: start as many async_write calls as you like, even while others are in flight;
 /// messages go out whole and in order, and everything queued within one handler goes out in
@@ -79,8 +82,10 @@ public:
     auto async_accept(server_handshake_options options, std::string_view already_read, Token&& token) {
         return ::asio::async_initiate<Token, void(std::error_code)>(
             [c = c_](auto handler, server_handshake_options o, std::string bytes) {
-                c->start_accept(std::move(o), bytes, detail::any_handler<std::error_code>(
-                                                          std::move(handler), c->next.get_executor()));
+                on_executor(c, [c, o = std::move(o), bytes = std::move(bytes),
+                                 h = detail::any_handler<std::error_code>(std::move(handler), c->next.get_executor())]() mutable {
+                    c->start_accept(std::move(o), bytes, std::move(h));
+                });
             },
             token, std::move(options), std::string(already_read));
     }
@@ -91,9 +96,11 @@ public:
     auto async_handshake(std::string_view host, std::string_view target, client_handshake_options options,
                          Token&& token) {
         return ::asio::async_initiate<Token, void(std::error_code)>(
-            [c = c_](auto handler, std::string h, std::string t, client_handshake_options o) {
-                c->start_handshake(h, t, std::move(o), detail::any_handler<std::error_code>(
-                                                           std::move(handler), c->next.get_executor()));
+            [c = c_](auto handler, std::string host, std::string target, client_handshake_options o) {
+                on_executor(c, [c, host = std::move(host), target = std::move(target), o = std::move(o),
+                                 h = detail::any_handler<std::error_code>(std::move(handler), c->next.get_executor())]() mutable {
+                    c->start_handshake(host, target, std::move(o), std::move(h));
+                });
             },
             token, std::string(host), std::string(target), std::move(options));
     }
@@ -110,8 +117,10 @@ public:
     auto async_read(Token&& token) {
         return ::asio::async_initiate<Token, void(std::error_code, message)>(
             [c = c_](auto handler) {
-                c->start_read(detail::any_handler<std::error_code, message>(std::move(handler),
-                                                                             c->next.get_executor()));
+                on_executor(c, [c, h = detail::any_handler<std::error_code, message>(
+                                       std::move(handler), c->next.get_executor())]() mutable {
+                    c->start_read(std::move(h));
+                });
             },
             token);
     }
@@ -121,9 +130,12 @@ public:
     auto async_write(opcode op, const void* data, std::size_t size, Token&& token) {
         return ::asio::async_initiate<Token, void(std::error_code)>(
             [c = c_, op, data, size](auto handler) {
-                c->start_send(
-                    [&](auto& e, std::error_code& ec) { e.send(op, data, size, ec, payload_mode::borrow); },
-                    detail::any_handler<std::error_code>(std::move(handler), c->next.get_executor()));
+                on_executor(c, [c, op, data, size,
+                                 h = detail::any_handler<std::error_code>(std::move(handler), c->next.get_executor())]() mutable {
+                    c->start_send(
+                        [&](auto& e, std::error_code& ec) { e.send(op, data, size, ec, payload_mode::borrow); },
+                        std::move(h));
+                });
             },
             token);
     }
@@ -143,8 +155,10 @@ public:
     auto async_ping(std::string_view payload, Token&& token) {
         return ::asio::async_initiate<Token, void(std::error_code)>(
             [c = c_](auto handler, std::string p) {
-                c->start_send([&](auto& e, std::error_code& ec) { e.ping(p.data(), p.size(), ec); },
-                              detail::any_handler<std::error_code>(std::move(handler), c->next.get_executor()));
+                on_executor(c, [c, p = std::move(p),
+                                 h = detail::any_handler<std::error_code>(std::move(handler), c->next.get_executor())]() mutable {
+                    c->start_send([&](auto& e, std::error_code& ec) { e.ping(p.data(), p.size(), ec); }, std::move(h));
+                });
             },
             token, std::string(payload));
     }
@@ -156,8 +170,10 @@ public:
     auto async_close(close_code code, std::string_view reason, Token&& token) {
         return ::asio::async_initiate<Token, void(std::error_code)>(
             [c = c_, code](auto handler, std::string r) {
-                c->start_close(code, r, detail::any_handler<std::error_code>(std::move(handler),
-                                                                              c->next.get_executor()));
+                on_executor(c, [c, code, r = std::move(r),
+                                 h = detail::any_handler<std::error_code>(std::move(handler), c->next.get_executor())]() mutable {
+                    c->start_close(code, r, std::move(h));
+                });
             },
             token, std::string(reason));
     }
@@ -171,6 +187,13 @@ public:
     std::size_t buffered_amount() const noexcept { return c_->buffered_amount(); }
 
 private:
+    // Runs an operation's start on the stream's executor: at once if already there, else
+    // queued, so that starting it from another thread is safe with a strand executor.
+    template <class F>
+    static void on_executor(const std::shared_ptr<connection>& c, F&& f) {
+        ::asio::dispatch(c->next.get_executor(), std::forward<F>(f));
+    }
+
     std::shared_ptr<connection> c_;
 };
 
