@@ -16,6 +16,8 @@
 #include <asio/write.hpp>
 #include <catch2/catch.hpp>
 
+#include "echo_fixture.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -30,111 +32,8 @@ using asio::ip::tcp;
 using duplex::close_code;
 using duplex::error;
 using namespace std::chrono_literals;
+using namespace echo_fixture;
 
-namespace {
-
-using ws_stream = duplex::asio::stream<tcp::socket>;
-
-tcp::endpoint loopback(unsigned short port = 0) { return {asio::ip::make_address("127.0.0.1"), port}; }
-
-// An echo server on its own io_context and threads, written with callbacks; it counts the close
-// codes its sessions saw.
-class echo_server {
-public:
-    explicit echo_server(unsigned threads = 1, duplex::asio::stream_options options = {})
-        : acceptor_(asio::make_strand(io_), loopback()), options_(std::move(options)) {
-        accept();
-        for (unsigned i = 0; i < threads; ++i)
-            threads_.emplace_back([this] { io_.run(); });
-    }
-    ~echo_server() { stop(); }
-
-    unsigned short port() const { return acceptor_.local_endpoint().port(); }
-
-    // Closes every live session with 1001 and waits for the threads.
-    void stop() {
-        if (threads_.empty())
-            return;
-        asio::post(acceptor_.get_executor(), [this] {
-            acceptor_.close();
-            for (auto& weak : sessions_)
-                if (auto s = weak.lock())
-                    asio::post(s->ws.get_executor(), [s] {
-                        s->ws.async_close(close_code::going_away, "bye", [s](std::error_code) {});
-                    });
-        });
-        for (auto& t : threads_)
-            t.join();
-        threads_.clear();
-    }
-
-    std::atomic<int> accepted{0};
-    std::atomic<int> closed_normally{0};
-
-private:
-    struct session : std::enable_shared_from_this<session> {
-        session(tcp::socket s, const duplex::asio::stream_options& o, echo_server& owner)
-            : ws(std::move(s)), server(owner) {
-            ws.set_options(o);
-        }
-        void read() {
-            ws.async_read([self = shared_from_this()](std::error_code ec, duplex::message m) {
-                if (ec) {
-                    if (ec == error::closed && self->ws.received_close_code() == close_code::normal)
-                        ++self->server.closed_normally;
-                    return;
-                }
-                self->ws.async_write(m.op, m.data.data(), m.data.size(), [self](std::error_code ec) {
-                    if (!ec)
-                        self->read();
-                });
-            });
-        }
-        ws_stream ws;
-        echo_server& server;
-    };
-
-    void accept() {
-        acceptor_.async_accept(asio::make_strand(io_), [this](std::error_code ec, tcp::socket socket) {
-            if (ec)
-                return;
-            auto s = std::make_shared<session>(std::move(socket), options_, *this);
-            sessions_.push_back(s);
-            s->ws.async_accept([this, s](std::error_code ec) {
-                if (ec)
-                    return;
-                ++accepted;
-                s->read();
-            });
-            accept();
-        });
-    }
-
-    asio::io_context io_;
-    tcp::acceptor acceptor_;
-    duplex::asio::stream_options options_;
-    std::vector<std::weak_ptr<session>> sessions_; // touched on the acceptor's executor only
-    std::vector<std::thread> threads_;
-};
-
-// Connects and completes the opening handshake, as a coroutine.
-asio::awaitable<void> connect(ws_stream& ws, unsigned short port, std::string target = "/") {
-    co_await ws.next_layer().async_connect(loopback(port), asio::use_awaitable);
-    co_await ws.async_handshake("127.0.0.1:" + std::to_string(port), target, asio::use_awaitable);
-}
-
-// Runs a coroutine to completion on a fresh io_context; rethrows its exception.
-template <class F>
-void run_coroutine(F&& f) {
-    asio::io_context io;
-    std::exception_ptr failure;
-    asio::co_spawn(io, f(io), [&](std::exception_ptr e) { failure = e; });
-    io.run();
-    if (failure)
-        std::rethrow_exception(failure);
-}
-
-} // namespace
 
 TEST_CASE("asio stream: text, binary, empty, fragmented and 16 MiB messages echo with use_awaitable") {
     echo_server server;

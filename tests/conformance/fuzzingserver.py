@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Fuzzing server: judges WebSocket clients on the Autobahn|Testsuite case categories, speaking
+the Autobahn testee-client protocol.
+
+    fuzzingserver.py --port P [--host 127.0.0.1] [--cases 1.*,6.4.*] [--exclude ...]
+                     [--timeout S] [--report FILE.json] [--once] [--idle-timeout S]
+
+A testee client connects to
+    /getCaseCount                  one text message with the number of cases, then a close
+    /runCase?case=N&agent=NAME     case N (1-based) with the roles reversed: this server sends
+                                   the case's frames, unmasked, and judges how the client
+                                   echoes and closes
+    /updateReports?agent=NAME      writes the JSON report (--report) and prints the summary
+
+Prints "fuzzingserver listening on HOST:PORT (N cases)" once listening (--port 0 picks a free
+port). With --once it exits after the first /updateReports: 0 if every case ran and is OK or
+INFORMATIONAL, 1 otherwise. Without a connection for --idle-timeout seconds it writes what it
+has and exits 1. Connections are served one at a time, as the testee protocol runs them.
+"""
+
+import argparse
+import socket
+import sys
+import time
+
+import cases as C
+import wsfuzz
+
+
+class Server:
+    def __init__(self, args):
+        self.args = args
+        self.selected = C.select(C.all_cases(), args.cases, args.exclude)
+        self.results = {}  # agent -> {case id: record}
+        self.started = time.time()
+        self.t0 = time.monotonic()
+
+    def serve(self):
+        args = self.args
+        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind((args.host, args.port))
+        lsock.listen(16)
+        lsock.settimeout(args.idle_timeout)
+        print("fuzzingserver listening on %s:%d (%d cases)" % (args.host, lsock.getsockname()[1], len(self.selected)),
+              flush=True)
+        while True:
+            try:
+                sock, _ = lsock.accept()
+            except socket.timeout:
+                print("fuzzingserver: no connection for %.0f s; giving up" % args.idle_timeout, flush=True)
+                self.report(None)
+                return 1
+            status = self.handle(sock)
+            if status is not None:
+                return status
+
+    def handle(self, sock):
+        try:
+            path, query, leftover = wsfuzz.server_accept(sock)
+        except (wsfuzz.HandshakeError, OSError) as e:
+            print("fuzzingserver: refused a connection: %s" % e, flush=True)
+            sock.close()
+            return None
+        agent = query.get("agent", "unknown")
+        if path == "/getCaseCount":
+            self.control(sock, leftover, message=str(len(self.selected)).encode())
+        elif path == "/runCase":
+            try:
+                n = int(query.get("case", ""))
+                if not 1 <= n <= len(self.selected):
+                    raise ValueError
+                case = self.selected[n - 1]
+            except ValueError:
+                print("fuzzingserver: bad case number %r" % query.get("case"), flush=True)
+                self.control(sock, leftover, code=1008)
+                return None
+            conn = wsfuzz.Conn(sock, "server", leftover)
+            runner = wsfuzz.Runner(case, conn, self.args.timeout).run()
+            rec = wsfuzz.result_record(case, runner, agent)
+            self.results.setdefault(agent, {})[case.id] = rec
+            if self.args.verbose:
+                print("%-13s %-8s %7.1f ms" % (rec["verdict"], rec["id"], rec["duration_ms"]), flush=True)
+            if rec["verdict"] not in (C.OK, C.INFORMATIONAL):
+                print(wsfuzz.miss_line(rec), flush=True)
+        elif path == "/updateReports":
+            self.control(sock, leftover)
+            ok = self.report(agent if agent in self.results else None)
+            if self.args.once:
+                return 0 if ok else 1
+        else:
+            self.control(sock, leftover, code=1008)
+        return None
+
+    def control(self, sock, leftover, message=None, code=1000):
+        """A short control connection: optionally one text message, then a close."""
+        conn = wsfuzz.Conn(sock, "server", leftover)
+        conn.deadline = time.monotonic() + 5
+        if message is not None:
+            conn.queue(conn.encode(C.TEXT, message))
+        conn.send_close(code)
+        end = time.monotonic() + wsfuzz.CLOSE_TIMEOUT + wsfuzz.DROP_TIMEOUT
+        while not conn.tcp_closed and time.monotonic() < end:
+            conn.pump(0.05)
+            if conn.handshake_done_at and time.monotonic() - conn.handshake_done_at > wsfuzz.DROP_TIMEOUT:
+                break
+        conn.abort()
+
+    def report(self, agent):
+        """Prints the summary for `agent` (or every agent) and writes the report; returns
+        whether every selected case ran and is OK or INFORMATIONAL, for every agent."""
+        agents = [agent] if agent else sorted(self.results) or ["(none)"]
+        seconds = time.monotonic() - self.t0
+        ok = True
+        for a in agents:
+            records = sorted(self.results.get(a, {}).values(), key=lambda r: tuple(int(x) for x in r["id"].split(".")))
+            ok = wsfuzz.print_summary(records, self.selected, "Summary: client %s (fuzzingserver)" % a, seconds=seconds) and ok
+        if self.args.report:
+            records = [r for a in sorted(self.results) for r in
+                       sorted(self.results[a].values(), key=lambda r: tuple(int(x) for x in r["id"].split(".")))]
+            wsfuzz.write_report(self.args.report, records, self.selected,
+                                {"tool": "duplex tests/conformance/fuzzingserver.py", "mode": "fuzzingserver",
+                                 "agents": sorted(self.results),
+                                 "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
+                                 "wall_seconds": round(seconds, 2)})
+        return ok
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--port", type=int, required=True, help="port to listen on (0: any free port)")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--cases", help="comma-separated case ids or patterns, e.g. 1.*,6.4.* (default: all)")
+    ap.add_argument("--exclude", help="comma-separated case ids or patterns to skip")
+    ap.add_argument("--timeout", type=float, help="upper bound in seconds on each case")
+    ap.add_argument("--report", help="write the JSON report here on /updateReports")
+    ap.add_argument("--once", action="store_true", help="exit after the first /updateReports")
+    ap.add_argument("--idle-timeout", type=float, default=60.0, help="exit 1 after this long without a connection")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print every case as it finishes")
+    args = ap.parse_args()
+    server = Server(args)
+    if not server.selected:
+        ap.error("no case matches --cases/--exclude")
+    return server.serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

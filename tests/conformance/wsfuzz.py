@@ -1,0 +1,810 @@
+"""The machinery shared by fuzzingclient.py and fuzzingserver.py: a frame builder, the opening
+handshake on both sides, a raw-socket connection that records what the peer does, the runner
+that plays a case's script on it, the judge, and the summary and JSON report.
+
+Standard library only. Nothing here trusts the peer: every frame it sends is checked the way
+RFC 6455 requires, and a peer that breaks a rule fails the case.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import select
+import socket
+import sys
+import time
+import urllib.parse
+
+import cases as C
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+# Closing-column outcomes, as Autobahn names them.
+WRONG_CODE = "WRONG CODE"
+UNCLEAN = "UNCLEAN"
+FAILED_BY_CLIENT = "FAILED BY CLIENT"
+
+CLOSE_TIMEOUT = 2.0   # how long our close frame may stay unanswered
+DROP_TIMEOUT = 1.0    # how long a server may take to drop TCP after the closing handshake
+HANDSHAKE_TIMEOUT = 5.0
+
+RANK = {C.OK: 0, C.INFORMATIONAL: 1, C.NON_STRICT: 2, C.FAILED: 3}
+
+
+# ---- Frames ----------------------------------------------------------------------------------
+
+def xor_mask(data, key):
+    """data XOR the 4-octet key repeated (RFC 6455 §5.3); fast for large payloads."""
+    n = len(data)
+    if n == 0:
+        return b""
+    stream = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(data, "little") ^ int.from_bytes(stream, "little")).to_bytes(n, "little")
+
+
+def frame_header(op, length, fin=True, rsv=0, mask_key=None):
+    b0 = (0x80 if fin else 0) | ((rsv & 7) << 4) | (op & 0x0F)
+    m = 0x80 if mask_key is not None else 0
+    if length < 126:
+        head = bytes((b0, m | length))
+    elif length < 65536:
+        head = bytes((b0, m | 126)) + length.to_bytes(2, "big")
+    else:
+        head = bytes((b0, m | 127)) + length.to_bytes(8, "big")
+    return head + (mask_key or b"")
+
+
+def build_frame(op, payload=b"", fin=True, rsv=0, mask_key=None):
+    """One frame, unmasked, or masked with `mask_key` (4 octets)."""
+    head = frame_header(op, len(payload), fin, rsv, mask_key)
+    return head + (xor_mask(payload, mask_key) if mask_key is not None else payload)
+
+
+def close_payload(code=None, reason=b""):
+    return b"" if code is None else code.to_bytes(2, "big") + reason
+
+
+def valid_close_code(code):
+    """Codes a peer may put in a close frame (RFC 6455 §7.4.1 and the IANA registry)."""
+    return code in (1000, 1001, 1002, 1003) or 1007 <= code <= 1014 or 3000 <= code <= 4999
+
+
+def accept_key(key):
+    return base64.b64encode(hashlib.sha1(key.encode("ascii") + GUID).digest()).decode("ascii")
+
+
+# ---- Opening handshake -----------------------------------------------------------------------
+
+class HandshakeError(Exception):
+    pass
+
+
+def _read_head(sock, deadline):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise HandshakeError("no complete HTTP head within %.0f s" % HANDSHAKE_TIMEOUT)
+        r, _, _ = select.select([sock], [], [], left)
+        if not r:
+            continue
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise HandshakeError("the connection closed during the opening handshake")
+        data += chunk
+        if len(data) > 65536:
+            raise HandshakeError("HTTP head larger than 64 KiB")
+    head, rest = data.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise HandshakeError("malformed header line %r" % line)
+        headers.setdefault(name.strip().lower(), []).append(value.strip())
+    return lines[0], headers, rest
+
+
+def _tokens(headers, name):
+    return [t.strip().lower() for v in headers.get(name, []) for t in v.split(",")]
+
+
+def client_handshake(sock, host, path):
+    """Sends the upgrade request, checks the 101 answer; returns the octets after it."""
+    key = base64.b64encode(os.urandom(16)).decode("ascii")
+    request = ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nUser-Agent: duplex-fuzzingclient\r\n\r\n"
+               % (path, host, key))
+    sock.sendall(request.encode("ascii"))
+    status, headers, rest = _read_head(sock, time.monotonic() + HANDSHAKE_TIMEOUT)
+    parts = status.split(" ", 2)
+    if len(parts) < 2 or parts[1] != "101":
+        raise HandshakeError("expected 101 Switching Protocols, got %r" % status)
+    if "websocket" not in _tokens(headers, "upgrade"):
+        raise HandshakeError("no Upgrade: websocket in the answer")
+    if "upgrade" not in _tokens(headers, "connection"):
+        raise HandshakeError("no Connection: upgrade in the answer")
+    if headers.get("sec-websocket-accept") != [accept_key(key)]:
+        raise HandshakeError("wrong Sec-WebSocket-Accept %r" % headers.get("sec-websocket-accept"))
+    if headers.get("sec-websocket-extensions"):
+        raise HandshakeError("the server chose an extension that was not offered")
+    return rest
+
+
+def server_accept(sock):
+    """Reads an upgrade request and answers 101 (or an error status, raising).
+    Returns (path, query dict, octets after the request)."""
+    line, headers, rest = _read_head(sock, time.monotonic() + HANDSHAKE_TIMEOUT)
+
+    def refuse(status, why):
+        body = why.encode() + b"\n"
+        sock.sendall(b"HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                     % (status.encode(), len(body)) + body)
+        raise HandshakeError(why)
+
+    parts = line.split(" ")
+    if len(parts) != 3 or parts[0] != "GET" or parts[2] != "HTTP/1.1":
+        refuse("400 Bad Request", "bad request line %r" % line)
+    if "websocket" not in _tokens(headers, "upgrade") or "upgrade" not in _tokens(headers, "connection"):
+        refuse("426 Upgrade Required", "not a WebSocket upgrade request")
+    if headers.get("sec-websocket-version") != ["13"]:
+        refuse("426 Upgrade Required", "Sec-WebSocket-Version is not 13")
+    key = headers.get("sec-websocket-key", [""])
+    try:
+        if len(key) != 1 or len(base64.b64decode(key[0], validate=True)) != 16:
+            raise ValueError
+    except ValueError:
+        refuse("400 Bad Request", "Sec-WebSocket-Key is not 16 octets in base64")
+    if len(headers.get("host", [])) != 1:
+        refuse("400 Bad Request", "exactly one Host header is required")
+    sock.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Accept: %s\r\nServer: duplex-fuzzingserver\r\n\r\n" % accept_key(key[0])).encode("ascii"))
+    url = urllib.parse.urlsplit(parts[1])
+    query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
+    return url.path, query, rest
+
+
+# ---- The connection --------------------------------------------------------------------------
+
+class Conn:
+    """One WebSocket connection after the handshake, driven by select(). role "client" masks
+    what it sends and expects unmasked frames; "server" the opposite. Records the peer's
+    messages, pings and pongs in `received`, and everything about the closing."""
+
+    def __init__(self, sock, role, leftover=b""):
+        self.sock = sock
+        sock.setblocking(False)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        self.role = role
+        self.deadline = time.monotonic() + 3600
+        self.rx = bytearray(leftover)
+        self.out = []            # pending writes: [memoryview]
+        self.partial = None      # a frame SendHead started: (encoded frame, octets sent, header size)
+        self.received = []
+        self.listener = None     # called with each recorded event
+        self.msg_op = None
+        self.msg_parts = []
+        self.close_sent = False
+        self.close_received = False
+        self.closed_by_me = False
+        self.close_sent_at = None
+        self.local_close_code = None
+        self.remote_close_code = None
+        self.remote_close_reason = None
+        self.handshake_done_at = None
+        self.was_clean = False
+        self.tcp_closed = False
+        self.dropped_by_me = False
+        self.killed = False
+        self.violation = None
+        self.notes = []
+        self.last_message_at = None
+
+    # -- sending --
+
+    def mask_key(self, mask=None):
+        masked = self.role == "client"
+        if mask == "wrong":
+            masked = not masked
+        return os.urandom(4) if masked else None
+
+    def encode(self, op, payload=b"", fin=True, rsv=0, mask=None):
+        return build_frame(op, payload, fin, rsv, self.mask_key(mask))
+
+    def queue(self, data):
+        if data and not self.tcp_closed:
+            self.out.append(memoryview(data))
+
+    def flush(self):
+        """Writes everything queued, reading (and answering) whatever arrives meanwhile."""
+        while self.out and not self.tcp_closed:
+            if time.monotonic() > self.deadline:
+                return self.abort(killed=True, note="could not write within the case's time limit")
+            r, w, _ = select.select([self.sock], [self.sock], [], 0.5)
+            if r:
+                self._read()
+                if self.tcp_closed:
+                    return
+            if w:
+                chunk = self.out[0]
+                try:
+                    n = self.sock.send(chunk[:1 << 20])
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError as e:
+                    return self._gone("writing failed: %s" % e)
+                if n == len(chunk):
+                    self.out.pop(0)
+                else:
+                    self.out[0] = chunk[n:]
+
+    def send_chopped(self, data, chop):
+        """Writes `data` in writes of `chop` octets, pausing briefly between small writes so
+        that they travel as separate segments."""
+        self.flush()
+        count = (len(data) + chop - 1) // chop
+        pause = 0.0002 if count <= 2048 else 0.0
+        view = memoryview(data)
+        for i in range(0, len(data), chop):
+            if self.tcp_closed or self.close_received:
+                return
+            self.queue(view[i:i + chop])
+            self.flush()
+            if pause:
+                self.pump(pause)
+
+    def send_close(self, code=None, reason=b"", raw=None):
+        payload = raw if raw is not None else close_payload(code, reason)
+        if self.partial is not None:
+            self.notes.append("a close frame was not sent: a frame was still half written")
+        else:
+            self.queue(self.encode(C.CLOSE, payload))
+        if not self.close_sent:
+            self.close_sent = True
+            self.close_sent_at = time.monotonic()
+            self.local_close_code = code if raw is None else (int.from_bytes(raw[:2], "big") if len(raw) >= 2 else None)
+            if not self.close_received:
+                self.closed_by_me = True
+        self.flush()
+        self._after_close_frames()
+
+    # -- receiving --
+
+    def pump(self, timeout):
+        """Waits up to `timeout` for input and processes it."""
+        if self.tcp_closed:
+            return
+        self.flush()
+        if self.tcp_closed:
+            return
+        try:
+            r, _, _ = select.select([self.sock], [], [], max(0.0, timeout))
+        except (OSError, ValueError):
+            return self._gone("select failed")
+        if r:
+            self._read()
+        self.flush()
+        self._after_close_frames()
+
+    def _read(self):
+        for _ in range(64):
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as e:
+                self._parse()
+                return self._gone("connection reset: %s" % e)
+            if not chunk:
+                self._parse()
+                return self._eof()
+            self.rx += chunk
+            if len(chunk) < (1 << 20):
+                break
+        self._parse()
+
+    def _violation(self, why):
+        if self.violation is None:
+            self.violation = why
+        self.abort(note="the peer broke the protocol: " + why)
+
+    def _parse(self):
+        buf = self.rx
+        pos = 0
+        while not self.tcp_closed and self.violation is None:
+            avail = len(buf) - pos
+            if avail < 2:
+                break
+            b0, b1 = buf[pos], buf[pos + 1]
+            fin, rsv, op = b0 >> 7, (b0 >> 4) & 7, b0 & 0x0F
+            masked, n = b1 >> 7, b1 & 0x7F
+            # The rules carried by the first two octets, checked before the rest arrives.
+            if rsv:
+                return self._violation("a frame with RSV bits %d and no extension" % rsv)
+            if op in (3, 4, 5, 6, 7, 11, 12, 13, 14, 15):
+                return self._violation("a frame with the reserved opcode %d" % op)
+            if op >= 8 and (not fin or n > 125):
+                return self._violation("a fragmented or oversized control frame (opcode %d)" % op)
+            if masked != (self.role == "server"):
+                return self._violation("a %s frame from the %s" % ("masked" if masked else "unmasked",
+                                                                    "server" if self.role == "client" else "client"))
+            hl = 2
+            if n == 126:
+                if avail < 4:
+                    break
+                n = int.from_bytes(buf[pos + 2:pos + 4], "big")
+                hl = 4
+                if n < 126:
+                    return self._violation("a payload length not in its shortest form")
+            elif n == 127:
+                if avail < 10:
+                    break
+                n = int.from_bytes(buf[pos + 2:pos + 10], "big")
+                hl = 10
+                if n >> 63:
+                    return self._violation("a 64-bit payload length with the top bit set")
+                if n < 65536:
+                    return self._violation("a payload length not in its shortest form")
+            key = None
+            if masked:
+                if avail < hl + 4:
+                    break
+                key = bytes(buf[pos + hl:pos + hl + 4])
+                hl += 4
+            if avail < hl + n:
+                break
+            payload = bytes(buf[pos + hl:pos + hl + n])
+            if key is not None:
+                payload = xor_mask(payload, key)
+            pos += hl + n
+            self._frame(fin, op, payload)
+        if pos:
+            del buf[:pos]
+
+    def _record(self, event):
+        self.received.append(event)
+        if self.listener:
+            self.listener(event)
+
+    def _frame(self, fin, op, payload):
+        if self.close_received:
+            self.notes.append("the peer sent a frame (opcode %d) after its close frame" % op)
+            return
+        if op == C.CLOSE:
+            return self._peer_close(payload)
+        if op == C.PING:
+            self._record(("ping", payload))
+            if not self.close_sent:
+                self.queue(self.encode(C.PONG, payload))
+            return
+        if op == C.PONG:
+            return self._record(("pong", payload))
+        if op == C.CONT:
+            if self.msg_op is None:
+                return self._violation("a continuation frame with no message to continue")
+            self.msg_parts.append(payload)
+        else:
+            if self.msg_op is not None:
+                return self._violation("a new message inside a fragmented one")
+            self.msg_op, self.msg_parts = op, [payload]
+        if fin:
+            op, data = self.msg_op, b"".join(self.msg_parts)
+            self.msg_op, self.msg_parts = None, []
+            if op == C.TEXT and not C.is_utf8(data):
+                return self._violation("a text message that is not UTF-8")
+            self.last_message_at = time.monotonic()
+            self._record(("message", data, op == C.BINARY))
+
+    def _peer_close(self, payload):
+        code, reason = None, b""
+        if len(payload) == 1:
+            return self._violation("a close frame with a 1-octet payload")
+        if len(payload) >= 2:
+            code, reason = int.from_bytes(payload[:2], "big"), payload[2:]
+            if not valid_close_code(code):
+                return self._violation("a close frame with the invalid code %d" % code)
+            if not C.is_utf8(reason):
+                return self._violation("a close reason that is not UTF-8")
+        self.close_received = True
+        self.remote_close_code, self.remote_close_reason = code, reason
+        if not self.close_sent:
+            # The peer closes first: answer with its code, as RFC 6455 §5.5.1 suggests.
+            self.close_sent = True
+            self.close_sent_at = time.monotonic()
+            self.local_close_code = code
+            if self.partial is not None:
+                self.notes.append("our close answer was not sent: a frame was still half written")
+            else:
+                self.queue(self.encode(C.CLOSE, close_payload(code)))
+
+    def _after_close_frames(self):
+        """Once both close frames are exchanged: a server (us) ends TCP; a client waits for the
+        server to do so (Runner.tick enforces DROP_TIMEOUT)."""
+        if self.tcp_closed or not (self.close_sent and self.close_received) or self.handshake_done_at:
+            return
+        self.flush()
+        if self.tcp_closed:
+            return
+        self.handshake_done_at = time.monotonic()
+        if self.role == "server":
+            self.was_clean = True
+            try:
+                self.sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def _eof(self):
+        if self.close_sent and self.close_received:
+            self.was_clean = True
+        elif not self.close_received:
+            self.notes.append("the peer dropped TCP without a close frame")
+        self._finish()
+
+    def _gone(self, why):
+        if not (self.close_sent and self.close_received):
+            self.notes.append(why)
+        self._finish()
+
+    def _finish(self):
+        self.tcp_closed = True
+        self.out = []
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def abort(self, killed=False, note=None):
+        """Drops TCP ourselves."""
+        if self.tcp_closed:
+            return
+        if note:
+            self.notes.append(note)
+        self.dropped_by_me = True
+        self.killed = self.killed or killed
+        if self.role == "server" and self.close_sent and self.close_received:
+            self.was_clean = True
+        self._finish()
+
+
+# ---- Running a case --------------------------------------------------------------------------
+
+class Runner:
+    """Plays one case's script on a Conn, then waits for the closing, within the case's
+    time limit (or `cap` seconds, if smaller)."""
+
+    def __init__(self, case, conn, cap=None):
+        self.case = case
+        self.conn = conn
+        limit = case.max_seconds if cap is None else min(case.max_seconds, cap)
+        self.start = time.monotonic()
+        self.hard_deadline = self.start + limit
+        conn.deadline = self.hard_deadline
+        self.want_close = False
+        self.timed_out = False
+        self.script_end = None
+        conn.listener = self._on_event
+
+    def _on_event(self, event):
+        case, conn = self.case, self.conn
+        if conn.close_sent or conn.close_received:
+            return
+        if case.close_when == "message" and event[0] == "message":
+            self.want_close = True
+        elif case.close_when == "match" and case.close["closed_by_me"]:
+            if all(conn.received == events for events in case.expected.values()):
+                self.want_close = True
+
+    def tick(self):
+        conn, now = self.conn, time.monotonic()
+        if conn.tcp_closed:
+            return
+        if now >= self.hard_deadline:
+            self.timed_out = True
+            return conn.abort(killed=True, note="the case did not finish within %.0f s" % (self.hard_deadline - self.start))
+        if self.want_close and not conn.close_sent and not conn.close_received:
+            conn.send_close(self.case.close["codes"][0])
+        if conn.close_sent and not conn.close_received and now - conn.close_sent_at > CLOSE_TIMEOUT:
+            return conn.abort(note="no close frame answered ours within %.0f s" % CLOSE_TIMEOUT)
+        if conn.handshake_done_at and now - conn.handshake_done_at > DROP_TIMEOUT:
+            if conn.role == "client":
+                return conn.abort(note="the server did not drop TCP within %.0f s of the closing handshake" % DROP_TIMEOUT)
+            return conn.abort()
+
+    def wait(self, seconds, stop=None):
+        end = min(time.monotonic() + seconds, self.hard_deadline)
+        while not self.conn.tcp_closed:
+            self.tick()
+            now = time.monotonic()
+            if self.conn.tcp_closed or now >= end or (stop and stop()):
+                break
+            self.conn.pump(min(end - now, 0.05))
+
+    def is_open(self):
+        return not (self.conn.tcp_closed or self.conn.close_received)
+
+    def run(self):
+        conn, case = self.conn, self.case
+        for action in case.script:
+            self.tick()
+            if conn.tcp_closed:
+                break
+            if isinstance(action, C.Wait):
+                conn.flush()
+                self.wait(action.seconds)
+                if not self.is_open():
+                    break
+                if action.tag is not None:
+                    conn._record(("timeout", action.tag))
+                continue
+            if conn.close_received:
+                continue  # after the peer's close (and our answer) nothing more is sent
+            if isinstance(action, C.Send):
+                data = conn.encode(action.op, action.payload, action.fin, action.rsv, action.mask)
+                if action.chop:
+                    conn.send_chopped(data, action.chop)
+                elif action.sync:
+                    conn.flush()
+                    conn.queue(data)
+                    conn.flush()
+                    conn.pump(0.001)
+                else:
+                    conn.queue(data)
+            elif isinstance(action, C.SendMessage):
+                payload, frag = action.payload, action.frag or max(1, len(action.payload))
+                pieces = [payload[i:i + frag] for i in range(0, len(payload), frag)] or [b""]
+                for i, piece in enumerate(pieces):
+                    conn.queue(conn.encode(action.op if i == 0 else C.CONT, piece, fin=i == len(pieces) - 1))
+            elif isinstance(action, C.SendHead):
+                data = conn.encode(action.op, action.payload)
+                head = len(data) - len(action.payload)
+                conn.partial = (data, 0, head)
+                self._send_partial(action.upto)
+            elif isinstance(action, C.SendMore):
+                self._send_partial(action.upto)
+            elif isinstance(action, C.Close):
+                conn.send_close(action.code, action.reason, action.raw)
+            elif isinstance(action, C.RoundTrips):
+                self._round_trips(action)
+            else:
+                raise TypeError("unknown action %r" % action)
+        conn.flush()
+        self.script_end = time.monotonic()
+        kind, seconds = case.after
+        self.wait(seconds)
+        if not conn.tcp_closed:
+            if kind == "close":
+                if not conn.close_sent and not conn.close_received:
+                    conn.send_close(C.NORMAL)
+            else:
+                conn.abort(killed=True, note="dropped by us %.1f s after the script ended" % seconds)
+        while not conn.tcp_closed:
+            self.wait(0.2)
+        return self
+
+    def _send_partial(self, upto):
+        """Writes more of the frame SendHead started, up to payload octet `upto` (or all)."""
+        conn = self.conn
+        data, sent, head = conn.partial
+        end = len(data) if upto is None else min(len(data), head + upto)
+        conn.queue(memoryview(data)[sent:end])
+        conn.partial = None if end >= len(data) else (data, end, head)
+        conn.flush()
+
+    def _round_trips(self, action):
+        conn = self.conn
+        for _ in range(action.count):
+            if not self.is_open() or time.monotonic() >= self.hard_deadline:
+                return
+            before = len(conn.received)
+            conn.queue(conn.encode(action.op, action.payload))
+            conn.flush()
+            self.wait(self.hard_deadline - time.monotonic(), stop=lambda: len(conn.received) > before)
+
+
+# ---- Judging ---------------------------------------------------------------------------------
+
+def judge(case, runner):
+    conn = runner.conn
+    behavior, result = C.FAILED, "The events differ from every expected list."
+    for verdict in (C.OK, C.NON_STRICT):
+        if verdict in case.expected and conn.received == case.expected[verdict]:
+            behavior, result = verdict, "The events match the %s list." % verdict
+            break
+    expected = case.close
+    if conn.violation:
+        bclose, rclose = C.FAILED, "The peer broke the protocol: %s." % conn.violation
+        behavior = C.FAILED
+    elif runner.timed_out:
+        bclose, rclose = C.FAILED, "The case did not finish within its time limit."
+    elif conn.killed and not expected["closed_by_me"]:
+        bclose, rclose = C.FAILED, "The peer did not fail the connection; we dropped it after waiting."
+    elif conn.killed:
+        bclose, rclose = C.FAILED, "The case did not finish in time; we dropped the connection."
+    elif expected["closed_by_me"] != conn.closed_by_me:
+        bclose = C.FAILED
+        rclose = "The wrong endpoint started the closing: %s." % ("we did" if conn.closed_by_me else "the peer did")
+    elif expected["require_clean"] and not conn.was_clean:
+        bclose, rclose = UNCLEAN, "A clean closing handshake was required (%s)." % "; ".join(conn.notes or ["none"])
+    elif conn.remote_close_code is not None and conn.remote_close_code not in expected["codes"]:
+        bclose = WRONG_CODE
+        rclose = "The peer closed with %d; expected %s or none." % (conn.remote_close_code,
+                                                                   ", ".join(map(str, expected["codes"])))
+    elif conn.role == "client" and conn.dropped_by_me:
+        bclose, rclose = FAILED_BY_CLIENT, "The server did not drop TCP after the closing handshake."
+    else:
+        bclose, rclose = C.OK, "The connection was closed as expected."
+
+    if case.informational and not conn.violation:
+        verdict = C.INFORMATIONAL
+        result = "Informational. Received: %s." % describe_events(conn.received)
+    else:
+        close_as = {C.OK: C.OK, FAILED_BY_CLIENT: C.NON_STRICT}.get(bclose, C.FAILED)
+        verdict = max(behavior, close_as, key=RANK.get)
+    return verdict, behavior, result, bclose, rclose
+
+
+def describe_events(events):
+    if not events:
+        return "nothing"
+    out = []
+    for e in events[:6]:
+        if e[0] == "message":
+            out.append("%s message of %d octets" % ("binary" if e[2] else "text", len(e[1])))
+        else:
+            out.append("%s %s" % (e[0], preview(e[1])))
+    if len(events) > 6:
+        out.append("... %d events in all" % len(events))
+    return ", ".join(out)
+
+
+def preview(data, limit=48):
+    if isinstance(data, str):
+        return data
+    s = data[:limit]
+    try:
+        text = s.decode("utf-8")
+        if text.isprintable():
+            return repr(text) + ("..." if len(data) > limit else "")
+    except UnicodeDecodeError:
+        pass
+    return "0x" + s.hex() + ("..." if len(data) > limit else "")
+
+
+def event_json(e):
+    if e[0] == "message":
+        return {"type": "message", "binary": e[2], "length": len(e[1]), "payload": preview(e[1])}
+    if e[0] == "timeout":
+        return {"type": "timeout", "tag": e[1]}
+    return {"type": e[0], "length": len(e[1]), "payload": preview(e[1])}
+
+
+def events_json(events):
+    if len(events) > 20 and all(e == events[0] for e in events):
+        return {"repeated": len(events), "event": event_json(events[0])}
+    return [event_json(e) for e in events]
+
+
+def result_record(case, runner, agent=None):
+    conn = runner.conn
+    verdict, behavior, result, bclose, rclose = judge(case, runner)
+    end = time.monotonic()
+    rec = {
+        "id": case.id,
+        "category": case.category,
+        "description": case.description,
+        "expectation": case.expectation,
+        "verdict": verdict,
+        "behavior": behavior,
+        "behavior_close": bclose,
+        "result": result,
+        "result_close": rclose,
+        "expected": {k: events_json(v) for k, v in case.expected.items()},
+        "expected_close": case.close,
+        "received": events_json(conn.received),
+        "closed_by_me": conn.closed_by_me,
+        "dropped_by_me": conn.dropped_by_me,
+        "was_clean": conn.was_clean,
+        "local_close_code": conn.local_close_code,
+        "remote_close_code": conn.remote_close_code,
+        "remote_close_reason": preview(conn.remote_close_reason) if conn.remote_close_reason else None,
+        "notes": conn.notes,
+        "duration_ms": round(1000 * (end - runner.start), 1),
+    }
+    if case.category == "9" and conn.last_message_at is not None:
+        rec["echo_ms"] = round(1000 * (conn.last_message_at - runner.start), 1)
+    if agent:
+        rec["agent"] = agent
+    return rec
+
+
+def failed_record(case, why, agent=None):
+    rec = {"id": case.id, "category": case.category, "description": case.description, "expectation": case.expectation,
+           "verdict": C.FAILED, "behavior": C.FAILED, "behavior_close": C.FAILED, "result": why,
+           "result_close": why, "received": [], "notes": [why], "duration_ms": 0.0}
+    if agent:
+        rec["agent"] = agent
+    return rec
+
+
+# ---- Summary and report ----------------------------------------------------------------------
+
+def miss_line(rec):
+    text = "%-13s %-8s %s" % (rec["verdict"], rec["id"], rec["result"])
+    if rec.get("behavior_close") not in (C.OK, None) or rec["verdict"] != C.OK:
+        text += " Close: %s %s" % (rec.get("behavior_close"), rec.get("result_close"))
+    if rec.get("remote_close_code") is not None:
+        text += " (peer's code %s)" % rec["remote_close_code"]
+    return text
+
+
+def summarize(records, selected):
+    """{category: {verdict: count, ...}} over the selected cases; missing ones count FAILED."""
+    by_id = {r["id"]: r for r in records}
+    table = {}
+    for case in selected:
+        row = table.setdefault(case.category, {C.OK: 0, C.NON_STRICT: 0, C.INFORMATIONAL: 0, C.FAILED: 0,
+                                               "cases": 0, "missing": 0, "ms": 0.0})
+        row["cases"] += 1
+        rec = by_id.get(case.id)
+        if rec is None:
+            row["missing"] += 1
+            row[C.FAILED] += 1
+        else:
+            row[rec["verdict"]] += 1
+            row["ms"] += rec.get("duration_ms", 0.0)
+    return table
+
+
+def print_summary(records, selected, title, out=sys.stdout, seconds=None):
+    table = summarize(records, selected)
+    w = out.write
+    w("\n%s\n" % title)
+    w("%-26s %6s %6s %11s %6s %7s %9s\n" % ("Category", "Cases", "OK", "NON-STRICT", "INFO", "FAILED", "Time"))
+    total = {C.OK: 0, C.NON_STRICT: 0, C.INFORMATIONAL: 0, C.FAILED: 0, "cases": 0, "ms": 0.0, "missing": 0}
+    for cat in sorted(table, key=int):
+        row = table[cat]
+        for k in total:
+            total[k] += row[k]
+        w("%-26s %6d %6d %11d %6d %7d %8.1fs%s\n" % ("%s %s" % (cat, C.CATEGORIES.get(cat, "")), row["cases"], row[C.OK],
+                                                  row[C.NON_STRICT], row[C.INFORMATIONAL], row[C.FAILED],
+                                                  row["ms"] / 1000, "  (%d not run)" % row["missing"] if row["missing"] else ""))
+    w("%-26s %6d %6d %11d %6d %7d %8.1fs\n" % ("Total", total["cases"], total[C.OK], total[C.NON_STRICT],
+                                             total[C.INFORMATIONAL], total[C.FAILED], total["ms"] / 1000))
+    by_id = {r["id"]: r for r in records}
+    nine = [c for c in selected if c.category == "9" and c.id in by_id]
+    if nine:
+        w("\nCategory 9 timings (from the first octet sent to the last echo received):\n")
+        for c in nine:
+            rec = by_id[c.id]
+            ms = rec.get("echo_ms")
+            w("  %-7s %-38s %10s  %s\n" % (c.id, c.label, "%.1f ms" % ms if ms is not None else "-", rec["verdict"]))
+    if seconds is not None:
+        w("\nWall time: %.1f s\n" % seconds)
+    ok = total[C.NON_STRICT] == 0 and total[C.FAILED] == 0
+    w("%s\n" % ("PASS: every case is OK or INFORMATIONAL." if ok else
+                "FAIL: %d case(s) not strictly OK." % (total[C.NON_STRICT] + total[C.FAILED])))
+    return ok
+
+
+def write_report(path, records, selected, meta):
+    """The JSON report: `meta`, a summary per category (per agent if records carry
+    several), and every case record."""
+    report = dict(meta)
+    agents = sorted({r.get("agent") for r in records if r.get("agent")})
+    if len(agents) > 1:
+        report["summary"] = {a: {cat: dict(row, name=C.CATEGORIES.get(cat, "")) for cat, row in
+                                 summarize([r for r in records if r.get("agent") == a], selected).items()}
+                             for a in agents}
+    else:
+        report["summary"] = {cat: dict(row, name=C.CATEGORIES.get(cat, ""))
+                             for cat, row in summarize(records, selected).items()}
+    report["cases"] = records
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    os.replace(tmp, path)

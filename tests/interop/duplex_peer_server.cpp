@@ -1,0 +1,247 @@
+// duplex_peer_server — duplex's server (duplex::asio::stream with C++20 coroutines) for
+// another implementation's client, for tests/interop/run.sh.
+//
+//   duplex_peer_server [--address 127.0.0.1] [--port 0] [--subprotocols a,b] [--connections N]
+//
+// Prints "listening on ADDRESS:PORT" once it listens (the real port for --port 0). What each
+// connection gets depends on its path:
+//
+//   /close/CODE   the server closes at once with CODE and the reason "server close CODE ✓",
+//                 and checks that the client's close frame echoes CODE;
+//   /ping         the server pings the client ("duplex-server-ping") and then echoes; at the
+//                 end it checks that a pong with that payload came back;
+//   anything else every message is echoed as it came (text or binary).
+//
+// The subprotocol is the first one the client offers among --subprotocols. Every connection
+// logs a line when it opens ("conn N open path=... subprotocol=...") and one with the close
+// code and reason it received ("conn N close-received CODE \"REASON\""), and checks print
+// "ok - ..." or "FAIL - ...". It exits 0 after N connections have ended (--connections N) or
+// on SIGTERM or SIGINT.
+#include "wire_tap.hpp"
+
+#include <duplex/asio.hpp>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+using asio::ip::tcp;
+
+namespace {
+
+using ws_stream = duplex::asio::stream<interop::tap_socket>;
+constexpr auto use_awaitable = asio::use_awaitable;
+
+struct server {
+    std::vector<std::string> subprotocols;
+    unsigned connections = 0; // exit after this many have ended; 0: run until a signal
+    unsigned started = 0;
+    unsigned ended = 0;
+    tcp::acceptor* acceptor = nullptr;
+    asio::signal_set* signals = nullptr;
+};
+
+void say(const std::string& line) {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+}
+
+std::string quoted(std::string_view s) {
+    std::string out = "\"";
+    for (char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (u < 0x20 || u == 0x7f) {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "\\x%02x", u);
+            out += hex;
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+
+void check(bool good, const std::string& what, const std::string& detail = {}) {
+    say((good ? "ok - " : "FAIL - ") + what + (good || detail.empty() ? "" : ": " + detail));
+}
+
+// The close frame the client sent, as the wire tap saw it.
+void log_received_close(ws_stream& ws, const std::string& conn) {
+    const auto closes = ws.next_layer().in.find(interop::op_close);
+    const auto api_code = static_cast<unsigned>(ws.received_close_code());
+    if (closes.empty()) {
+        say(conn + " no close frame received (received_close_code() " + std::to_string(api_code) + ")");
+        return;
+    }
+    const auto* c = closes.front();
+    say(conn + " close-received " + std::to_string(c->close_code()) + " " + quoted(c->close_reason()));
+    check(api_code == c->close_code(),
+          conn + ": received_close_code() agrees with the close frame (" + std::to_string(c->close_code()) + ")",
+          "it says " + std::to_string(api_code));
+    check(closes.size() == 1, conn + ": one close frame from the client", std::to_string(closes.size()) + " seen");
+}
+
+void connection_ended(server& srv) {
+    ++srv.ended;
+    if (srv.connections != 0 && srv.ended >= srv.connections) {
+        say("served " + std::to_string(srv.ended) + " connections");
+        std::error_code ignored;
+        srv.acceptor->close(ignored);
+        srv.signals->cancel(ignored); // io.run() returns once the last close handshakes are done
+    }
+}
+
+asio::awaitable<void> session(tcp::socket socket, unsigned id, server& srv) {
+    const std::string conn = "conn " + std::to_string(id);
+    ws_stream ws(std::move(socket));
+    std::string path;
+    duplex::server_handshake_options options;
+    options.subprotocols = srv.subprotocols;
+    options.accept = [&path](const duplex::upgrade_request& r, duplex::rejection&) {
+        path = std::string(r.path);
+        return true;
+    };
+    std::error_code ec;
+    co_await ws.async_accept(std::move(options), asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+        say(conn + " handshake failed: " + ec.message());
+        connection_ended(srv);
+        co_return;
+    }
+    say(conn + " open path=" + path + " subprotocol=" + quoted(ws.subprotocol()));
+
+    if (path.rfind("/close/", 0) == 0) {
+        const unsigned code = static_cast<unsigned>(std::strtoul(path.c_str() + 7, nullptr, 10));
+        const std::string reason = "server close " + std::to_string(code) + " \xe2\x9c\x93";
+        co_await ws.async_close(static_cast<duplex::close_code>(code), reason, asio::redirect_error(use_awaitable, ec));
+        say(conn + " sent close " + std::to_string(code) + " " + quoted(reason) + ": " +
+            (ec ? ec.message() : "the close handshake completed"));
+        check(!ec && static_cast<unsigned>(ws.received_close_code()) == code,
+              conn + ": the client echoed close code " + std::to_string(code),
+              ec ? ec.message() : "it answered " + std::to_string(static_cast<unsigned>(ws.received_close_code())));
+        log_received_close(ws, conn);
+        connection_ended(srv);
+        co_return;
+    }
+
+    const std::string ping_payload = "duplex-server-ping";
+    if (path == "/ping") {
+        co_await ws.async_ping(ping_payload, asio::redirect_error(use_awaitable, ec));
+        check(!ec, conn + ": ping sent", ec.message());
+    }
+    std::size_t messages = 0;
+    for (;;) {
+        const duplex::message m = co_await ws.async_read(asio::redirect_error(use_awaitable, ec));
+        if (ec)
+            break;
+        ++messages;
+        co_await ws.async_write(m.op, m.data.data(), m.data.size(), asio::redirect_error(use_awaitable, ec));
+        if (ec)
+            break;
+    }
+    say(conn + " ended after " + std::to_string(messages) + " messages: " + ec.message());
+    if (ec != duplex::error::closed)
+        check(false, conn + ": the connection ended with the client's close", ec.message());
+    log_received_close(ws, conn);
+    if (path == "/ping")
+        check(ws.next_layer().in.saw(interop::op_pong, ping_payload),
+              conn + ": the client answered our ping with its payload");
+    check(ws.next_layer().in.error.empty(), conn + ": the client's frames are well-formed", ws.next_layer().in.error);
+    connection_ended(srv);
+}
+
+asio::awaitable<void> listen(tcp::acceptor& acceptor, server& srv) {
+    for (;;) {
+        std::error_code ec;
+        tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+        if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
+            co_return;
+        if (ec)
+            continue;
+        socket.set_option(tcp::no_delay(true), ec);
+        asio::co_spawn(acceptor.get_executor(), session(std::move(socket), ++srv.started, srv), asio::detached);
+    }
+}
+
+std::vector<std::string> split_list(std::string_view s) {
+    std::vector<std::string> out;
+    while (!s.empty()) {
+        const std::size_t comma = s.find(',');
+        out.emplace_back(s.substr(0, comma));
+        if (comma == std::string_view::npos)
+            break;
+        s.remove_prefix(comma + 1);
+    }
+    return out;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    std::string address = "127.0.0.1";
+    unsigned short port = 0;
+    server srv;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "usage: %s [--address 127.0.0.1] [--port 0] [--subprotocols a,b] [--connections N]\n",
+                         argv[0]);
+            return 2;
+        }
+        const char* v = argv[++i];
+        if (arg == "--address")
+            address = v;
+        else if (arg == "--port")
+            port = static_cast<unsigned short>(std::strtoul(v, nullptr, 10));
+        else if (arg == "--subprotocols")
+            srv.subprotocols = split_list(v);
+        else if (arg == "--connections")
+            srv.connections = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
+        else {
+            std::fprintf(stderr, "duplex_peer_server: unknown argument %s\n", arg.c_str());
+            return 2;
+        }
+    }
+
+    asio::io_context io;
+    std::error_code ec;
+    tcp::acceptor acceptor(io);
+    const tcp::endpoint endpoint(asio::ip::make_address(address, ec), port);
+    if (!ec)
+        acceptor.open(endpoint.protocol(), ec);
+    if (!ec)
+        acceptor.bind(endpoint, ec);
+    if (!ec)
+        acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        std::fprintf(stderr, "duplex_peer_server: cannot listen on %s:%u: %s\n", address.c_str(), port,
+                     ec.message().c_str());
+        return 1;
+    }
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](std::error_code e, int) {
+        if (e)
+            return;
+        say("stopping on a signal after " + std::to_string(srv.ended) + " connections");
+        io.stop();
+    });
+    srv.acceptor = &acceptor;
+    srv.signals = &signals;
+    asio::co_spawn(io, listen(acceptor, srv), asio::detached);
+    say("listening on " + address + ":" + std::to_string(acceptor.local_endpoint().port()));
+    io.run();
+    return 0;
+}
