@@ -14,17 +14,28 @@ A testee client connects to
 
 Prints "fuzzingserver listening on HOST:PORT (N cases)" once listening (--port 0 picks a free
 port). With --once it exits after the first /updateReports: 0 if every case ran and is OK or
-INFORMATIONAL, 1 otherwise. Without a connection for --idle-timeout seconds it writes what it
-has and exits 1. Connections are served one at a time, as the testee protocol runs them.
+INFORMATIONAL, 1 otherwise. Without a connection for --idle-timeout seconds, or on SIGTERM, it
+writes what it has and exits 1 (cases never run count as FAILED). Connections are served one at a time, as the testee protocol runs them.
 """
 
 import argparse
+import os
+import signal
 import socket
 import sys
+import threading
 import time
 
 import cases as C
 import wsfuzz
+
+
+class Terminated(Exception):
+    pass
+
+
+def _terminate(signum, frame):
+    raise Terminated()
 
 
 class Server:
@@ -35,31 +46,52 @@ class Server:
         self.started = time.time()
         self.t0 = time.monotonic()
 
-    def serve(self):
+    def say(self, text):
+        if not getattr(self.args, "quiet", False):
+            print(text, flush=True)
+
+    def listen(self):
+        """Binds and listens; returns the port."""
         args = self.args
-        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        lsock.bind((args.host, args.port))
-        lsock.listen(16)
-        lsock.settimeout(args.idle_timeout)
-        print("fuzzingserver listening on %s:%d (%d cases)" % (args.host, lsock.getsockname()[1], len(self.selected)),
-              flush=True)
-        while True:
-            try:
-                sock, _ = lsock.accept()
-            except socket.timeout:
-                print("fuzzingserver: no connection for %.0f s; giving up" % args.idle_timeout, flush=True)
-                self.report(None)
-                return 1
-            status = self.handle(sock)
-            if status is not None:
-                return status
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind((args.host, args.port))
+        self.lsock.listen(16)
+        self.lsock.settimeout(args.idle_timeout)
+        return self.lsock.getsockname()[1]
+
+    def loop(self):
+        """Serves connections one at a time; returns the exit status."""
+        try:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, _terminate)
+            while True:
+                try:
+                    sock, _ = self.lsock.accept()
+                except socket.timeout:
+                    self.say("fuzzingserver: no connection for %.0f s; giving up" % self.args.idle_timeout)
+                    self.report(None)
+                    return 1
+                status = self.handle(sock)
+                if status is not None:
+                    return status
+        except Terminated:
+            self.say("fuzzingserver: terminated before /updateReports")
+            self.report(None)
+            return 1
+        finally:
+            self.lsock.close()
+
+    def serve(self):
+        port = self.listen()
+        print("fuzzingserver listening on %s:%d (%d cases)" % (self.args.host, port, len(self.selected)), flush=True)
+        return self.loop()
 
     def handle(self, sock):
         try:
             path, query, leftover = wsfuzz.server_accept(sock)
         except (wsfuzz.HandshakeError, OSError) as e:
-            print("fuzzingserver: refused a connection: %s" % e, flush=True)
+            self.say("fuzzingserver: refused a connection: %s" % e)
             sock.close()
             return None
         agent = query.get("agent", "unknown")
@@ -72,7 +104,7 @@ class Server:
                     raise ValueError
                 case = self.selected[n - 1]
             except ValueError:
-                print("fuzzingserver: bad case number %r" % query.get("case"), flush=True)
+                self.say("fuzzingserver: bad case number %r" % query.get("case"))
                 self.control(sock, leftover, code=1008)
                 return None
             conn = wsfuzz.Conn(sock, "server", leftover)
@@ -80,9 +112,9 @@ class Server:
             rec = wsfuzz.result_record(case, runner, agent)
             self.results.setdefault(agent, {})[case.id] = rec
             if self.args.verbose:
-                print("%-13s %-8s %7.1f ms" % (rec["verdict"], rec["id"], rec["duration_ms"]), flush=True)
+                self.say("%-13s %-8s %7.1f ms" % (rec["verdict"], rec["id"], rec["duration_ms"]))
             if rec["verdict"] not in (C.OK, C.INFORMATIONAL):
-                print(wsfuzz.miss_line(rec), flush=True)
+                self.say(wsfuzz.miss_line(rec))
         elif path == "/updateReports":
             self.control(sock, leftover)
             ok = self.report(agent if agent in self.results else None)
@@ -114,7 +146,9 @@ class Server:
         ok = True
         for a in agents:
             records = sorted(self.results.get(a, {}).values(), key=lambda r: tuple(int(x) for x in r["id"].split(".")))
-            ok = wsfuzz.print_summary(records, self.selected, "Summary: client %s (fuzzingserver)" % a, seconds=seconds) and ok
+            out = open(os.devnull, "w") if getattr(self.args, "quiet", False) else sys.stdout
+            ok = wsfuzz.print_summary(records, self.selected, "Summary: client %s (fuzzingserver)" % a, out=out,
+                                      seconds=seconds) and ok
         if self.args.report:
             records = [r for a in sorted(self.results) for r in
                        sorted(self.results[a].values(), key=lambda r: tuple(int(x) for x in r["id"].split(".")))]

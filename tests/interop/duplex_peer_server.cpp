@@ -152,14 +152,15 @@ asio::awaitable<void> session(tcp::socket socket, unsigned id, server& srv) {
         if (ec)
             break;
     }
+    // How it ended is logged, not judged: a client may drop a connection on purpose (ws does when
+    // no subprotocol was chosen). run.sh checks the close lines it expects.
     say(conn + " ended after " + std::to_string(messages) + " messages: " + ec.message());
-    if (ec != duplex::error::closed)
-        check(false, conn + ": the connection ended with the client's close", ec.message());
     log_received_close(ws, conn);
     if (path == "/ping")
         check(ws.next_layer().in.saw(interop::op_pong, ping_payload),
               conn + ": the client answered our ping with its payload");
     check(ws.next_layer().in.error.empty(), conn + ": the client's frames are well-formed", ws.next_layer().in.error);
+    check(ws.next_layer().out.error.empty(), conn + ": our frames are well-formed", ws.next_layer().out.error);
     connection_ended(srv);
 }
 

@@ -86,10 +86,11 @@ class Peer {
   }
 }
 
-function difference(got, want) {
+function difference(got, isBinary, want, wantBinary) {
+  if (isBinary !== wantBinary) return `echo came back as ${isBinary ? 'binary' : 'text'}`;
   if (got.length !== want.length) return `echo has ${got.length} bytes, sent ${want.length}`;
   let i = 0;
-  while (got[i] === want[i]) ++i;
+  while (i < got.length && got[i] === want[i]) ++i;
   return `echo differs at byte ${i}`;
 }
 
@@ -97,8 +98,7 @@ async function expectEcho(peer, data, isBinary, name) {
   try {
     const m = await peer.next();
     const good = m.isBinary === isBinary && m.data.equals(data);
-    check(good, `${name} echoed (${data.length} bytes)`,
-          m.isBinary !== isBinary ? `echo came back as ${m.isBinary ? 'binary' : 'text'}` : difference(m.data, data));
+    check(good, `${name} echoed (${data.length} bytes)`, good ? '' : difference(m.data, m.isBinary, data, isBinary));
   } catch (e) {
     check(false, `${name}: no echo`, String(e));
   }

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The WebSocket conformance suite (Autobahn|Testsuite case categories 1-7, 9, 10) against
+# duplex, both ways:
+#   1. selftest.py: the fuzzers themselves give the expected verdicts to a misbehaving peer;
+#   2. fuzzingclient.py against <build-dir>/examples/echo_server (duplex's server);
+#   3. <build-dir>/examples/autobahn_client (duplex's client) against fuzzingserver.py.
+# Exits non-zero if any case is not strictly OK (or INFORMATIONAL), or anything fails to run.
+# JSON reports are left in $DUPLEX_CONFORMANCE_REPORTS (default: <build-dir>/conformance).
+#
+# usage: tests/conformance/run.sh <build-dir> [extra fuzzer options, e.g. --cases 6.*]
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:?usage: run.sh <build-dir> [fuzzer options]}" && pwd)
+shift
+# /usr/bin/python3 is the system interpreter (the suite needs only its standard library).
+py=/usr/bin/python3
+[ -x "$py" ] || py=$(command -v python3) || { echo "FAIL: python3 is needed"; exit 1; }
+reports=${DUPLEX_CONFORMANCE_REPORTS:-$build/conformance}
+mkdir -p "$reports"
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"; }
+trap cleanup EXIT
+status=0
+start=$(date +%s)
+
+# Waits for a "listening on 127.0.0.1:PORT" line in $1 from process $2; sets $port.
+wait_port() {
+  port=
+  for _ in $(seq 200); do
+    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$1" 2>/dev/null | head -n 1)
+    [ -n "$port" ] && return 0
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "FAIL: no listening line from $1:"; cat "$1"; return 1
+}
+
+echo "== selftest: the fuzzers' own verdicts"
+if ! timeout 120 "$py" "$here/selftest.py"; then
+  echo "FAIL: selftest (the suite's verdicts cannot be trusted)"; status=1
+fi
+
+echo "== fuzzingclient.py -> examples/echo_server (duplex server)"
+if [ -x "$build/examples/echo_server" ]; then
+  "$build/examples/echo_server" --port 0 >"$work/echo_server.out" 2>&1 &
+  server=$!
+  pids+=("$server")
+  if wait_port "$work/echo_server.out" "$server"; then
+    timeout 300 "$py" "$here/fuzzingclient.py" "ws://127.0.0.1:$port" --agent duplex-echo_server \
+      --report "$reports/echo_server.json" "$@" || status=1
+  else
+    status=1
+  fi
+  kill -TERM "$server" 2>/dev/null
+  wait "$server" 2>/dev/null
+else
+  echo "FAIL: $build/examples/echo_server not built"; status=1
+fi
+
+echo "== examples/autobahn_client (duplex client) -> fuzzingserver.py"
+if [ -x "$build/examples/autobahn_client" ]; then
+  "$py" "$here/fuzzingserver.py" --port 0 --once --idle-timeout 30 --report "$reports/autobahn_client.json" "$@" \
+    >"$work/fuzzingserver.out" 2>&1 &
+  fuzzer=$!
+  pids+=("$fuzzer")
+  if wait_port "$work/fuzzingserver.out" "$fuzzer"; then
+    timeout 300 "$build/examples/autobahn_client" "ws://127.0.0.1:$port" --agent duplex >"$work/client.out" 2>&1
+    client_status=$?
+    # The fuzzing server exits after /updateReports; give it a moment to print the summary.
+    for _ in $(seq 100); do kill -0 "$fuzzer" 2>/dev/null || break; sleep 0.1; done
+    kill "$fuzzer" 2>/dev/null
+    wait "$fuzzer"
+    fuzzer_status=$?
+    cat "$work/fuzzingserver.out"
+    if [ "$client_status" -ne 0 ]; then
+      echo "FAIL: autobahn_client exited with status $client_status:"; cat "$work/client.out"; status=1
+    fi
+    [ "$fuzzer_status" -eq 0 ] || status=1
+  else
+    status=1
+  fi
+else
+  echo "FAIL: $build/examples/autobahn_client not built"; status=1
+fi
+
+echo
+echo "conformance: $([ $status -eq 0 ] && echo PASS || echo FAIL) in $(( $(date +%s) - start )) s (reports in $reports)"
+exit $status
