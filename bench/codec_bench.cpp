@@ -1,4 +1,5 @@
-// duplex — micro-benchmarks for the sans-IO codec: masking, UTF-8 validation, frame headers.
+// duplex — micro-benchmarks for the sans-IO core: masking, UTF-8 validation, frame headers, the
+// engine's receive and send paths, and the opening handshake.
 // SPDX-License-Identifier: MIT
 //
 // Every benchmark reports bytes/s and carries its size in its name ("size:N", "off:N"), so
@@ -9,16 +10,23 @@
 //   scalar_mask   the same loop with auto-vectorization turned off: truly one byte at a time
 //   or_bytes      OR of every byte (what an "is it all ASCII?" scan costs when vectorized)
 //   memchr        libc's memchr for a byte that is absent (a read-only full scan)
+//   byte_loop     a plain one-byte-at-a-time loop that looks at every byte (not vectorized)
+// The engine benchmarks also report frames/s; accept_key and handshake parsing report items/s.
 
+#include <duplex/core/engine.hpp>
 #include <duplex/core/frame.hpp>
+#include <duplex/core/handshake.hpp>
 #include <duplex/core/mask.hpp>
+#include <duplex/core/server_handshake.hpp>
 #include <duplex/core/utf8.hpp>
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -29,8 +37,8 @@ constexpr std::int64_t kib = 1024;
 constexpr std::int64_t mib = 1024 * kib;
 
 // The payload sizes every bulk benchmark runs at: a tiny frame, the largest control frame,
-// and typical small, medium and large messages.
-const std::int64_t bulk_sizes[] = {16, 125, kib, 16 * kib, mib};
+// typical small and medium messages, a large one and the default message size limit.
+const std::int64_t bulk_sizes[] = {16, 125, kib, 64 * kib, mib, 16 * mib};
 
 const duplex::mask_key test_key = {0x37, 0xfa, 0x21, 0x3d};
 
@@ -79,17 +87,17 @@ void memcpy_baseline(benchmark::State& state) {
     }
     set_bytes(state, state.range(0));
 }
-BENCHMARK(memcpy_baseline)
-    ->Name("memcpy")
-    ->ArgNames({"size", "off"})
-    ->Args({6, 0})   // as many bytes as a small masked header
-    ->Args({10, 0})  // a 64-bit-length unmasked header
-    ->Args({14, 0})  // the largest header
-    ->Args({16, 0})->Args({16, 1})
-    ->Args({125, 0})->Args({125, 1})
-    ->Args({kib, 0})->Args({kib, 1})
-    ->Args({16 * kib, 0})->Args({16 * kib, 1})
-    ->Args({mib, 0})->Args({mib, 1});
+void memcpy_args(benchmark::internal::Benchmark* b) {
+    b->ArgNames({"size", "off"});
+    b->Args({6, 0});  // as many bytes as a small masked header
+    b->Args({10, 0}); // a 64-bit-length unmasked header
+    b->Args({14, 0}); // the largest header
+    for (const auto n : bulk_sizes) {
+        b->Args({n, 0});
+        b->Args({n, 1});
+    }
+}
+BENCHMARK(memcpy_baseline)->Name("memcpy")->Apply(memcpy_args);
 
 // ---------------------------------------------------------------------------------------------
 // Masking (RFC 6455 §5.3). Args: size, offset from a 64-byte boundary, starting phase.
@@ -223,9 +231,41 @@ std::string mixed_text(std::size_t n) {
     return s;
 }
 
+// Repeats `pieces` (valid UTF-8 each) to exactly n bytes, cut at a code point boundary and
+// padded with spaces.
+std::string repeat_text(std::size_t n, std::initializer_list<const char*> pieces) {
+    std::string s;
+    while (s.size() < n)
+        for (const char* piece : pieces)
+            s += piece;
+    std::size_t cut = n;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80)
+        --cut;
+    s.resize(cut);
+    s.resize(n, ' ');
+    return s;
+}
+
+// Western European text: mostly ASCII with letters from the Latin-1 range (2-byte sequences).
+std::string latin1_text(std::size_t n) {
+    return repeat_text(n, {"Ça va très bien, merci ! Où est la gare ? ", "Größe, Übermaß und Fußgänger. ",
+                           "¿Dónde está el niño? Años, señor. ", "Smørrebrød på Østerbro, æbler. "});
+}
+
+// Chinese and Japanese without markup: nearly all 3-byte sequences.
+std::string cjk_text(std::size_t n) {
+    return repeat_text(n, {"今天天气很好，我们去公园散步吧。", "東京都の人口は約千四百万人です。",
+                           "中文字符与日本語の混合テキスト。"});
+}
+
+// Emoji-heavy chat: mostly 4-byte sequences, some joiners and ASCII.
+std::string emoji_text(std::size_t n) {
+    return repeat_text(n, {"😀😃😄😁🎉🎉🔥🚀 ", "👍🏽👨‍👩‍👧‍👦🌍🌅🍕🍣 ", "ok 💯✨🥳🤖👀 "});
+}
+
 void utf8_args(benchmark::internal::Benchmark* b) {
     b->ArgNames({"size"});
-    for (const auto n : {kib, 16 * kib, mib})
+    for (const auto n : {kib, 64 * kib, mib})
         b->Arg(n);
 }
 
@@ -249,15 +289,15 @@ void validate(benchmark::State& state, const std::string& text, std::size_t chun
     set_bytes(state, static_cast<std::int64_t>(n));
 }
 
-void utf8_ascii(benchmark::State& state) {
-    validate(state, ascii_text(static_cast<std::size_t>(state.range(0))), 0);
+template <std::string (*Text)(std::size_t)>
+void utf8_bench(benchmark::State& state) {
+    validate(state, Text(static_cast<std::size_t>(state.range(0))), 0);
 }
-BENCHMARK(utf8_ascii)->Apply(utf8_args);
-
-void utf8_mixed(benchmark::State& state) {
-    validate(state, mixed_text(static_cast<std::size_t>(state.range(0))), 0);
-}
-BENCHMARK(utf8_mixed)->Apply(utf8_args);
+BENCHMARK_TEMPLATE(utf8_bench, ascii_text)->Name("utf8_ascii")->Apply(utf8_args);
+BENCHMARK_TEMPLATE(utf8_bench, latin1_text)->Name("utf8_latin1")->Apply(utf8_args);
+BENCHMARK_TEMPLATE(utf8_bench, cjk_text)->Name("utf8_cjk")->Apply(utf8_args);
+BENCHMARK_TEMPLATE(utf8_bench, emoji_text)->Name("utf8_emoji")->Apply(utf8_args);
+BENCHMARK_TEMPLATE(utf8_bench, mixed_text)->Name("utf8_mixed")->Apply(utf8_args);
 
 // Fed as a socket would deliver it: 1 KiB reads, which split code points at random.
 void utf8_mixed_chunked(benchmark::State& state) {
@@ -279,6 +319,45 @@ void or_bytes(benchmark::State& state) {
     set_bytes(state, static_cast<std::int64_t>(n));
 }
 BENCHMARK(or_bytes)->Apply(utf8_args);
+
+// Counts the bytes >= 0x80, one byte at a time, with vectorization turned off: the plain
+// byte loop a validator is often written as.
+#if defined(__clang__)
+__attribute__((noinline)) std::size_t count_high_bytes(const unsigned char* p, std::size_t n) {
+    std::size_t count = 0;
+#pragma clang loop vectorize(disable) interleave(disable)
+    for (std::size_t i = 0; i < n; ++i)
+        count += p[i] >> 7;
+    return count;
+}
+#elif defined(__GNUC__)
+__attribute__((noinline, optimize("no-tree-vectorize"))) std::size_t
+count_high_bytes(const unsigned char* p, std::size_t n) {
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < n; ++i)
+        count += p[i] >> 7;
+    return count;
+}
+#else
+std::size_t count_high_bytes(const unsigned char* p, std::size_t n) {
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < n; ++i)
+        count += p[i] >> 7;
+    return count;
+}
+#endif
+
+void byte_loop(benchmark::State& state) {
+    const std::string text = mixed_text(static_cast<std::size_t>(state.range(0)));
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(p);
+        std::size_t count = count_high_bytes(p, text.size());
+        benchmark::DoNotOptimize(count);
+    }
+    set_bytes(state, static_cast<std::int64_t>(text.size()));
+}
+BENCHMARK(byte_loop)->Apply(utf8_args);
 
 void memchr_baseline(benchmark::State& state) {
     const std::string text = mixed_text(static_cast<std::size_t>(state.range(0)));
@@ -365,5 +444,191 @@ BENCHMARK(encode_small_masked)->Name("encode_header_small_masked")->ArgNames({"s
 
 void encode_64bit_masked(benchmark::State& state) { encode(state, 65536); }
 BENCHMARK(encode_64bit_masked)->Name("encode_header_64bit_masked")->ArgNames({"size"})->Arg(14);
+
+// ---------------------------------------------------------------------------------------------
+// The engine's receive path (header decoding, unmasking in place, UTF-8 validation of text,
+// event delivery), as a server reads what a client sent. Bytes/s counts wire bytes; frames/s
+// counts frames.
+
+// `count` client frames (masked, each with its own key) carrying whole messages of `payload`.
+std::vector<unsigned char> client_frames(duplex::opcode op, const std::string& payload, std::size_t count) {
+    std::vector<unsigned char> wire;
+    unsigned char header[duplex::max_header_size];
+    for (std::size_t i = 0; i < count; ++i) {
+        duplex::frame_header h;
+        h.op = op;
+        h.masked = true;
+        h.payload_length = payload.size();
+        h.key = {static_cast<std::uint8_t>(i), 0x5a, static_cast<std::uint8_t>(i >> 8), 0xc3};
+        const std::size_t header_size = duplex::encode_header(h, header);
+        wire.insert(wire.end(), header, header + header_size);
+        const std::size_t at = wire.size();
+        wire.resize(at + payload.size());
+        duplex::copy_masked(wire.data() + at, payload.data(), payload.size(), h.key);
+    }
+    return wire;
+}
+
+// The engine unmasks in place, so each pass needs fresh bytes: the pool holds copies of the
+// wire (about 1 MiB in all) and refills them, with the timer paused, when all are used.
+class wire_pool {
+public:
+    explicit wire_pool(std::vector<unsigned char> wire)
+        : pristine_(std::move(wire)), copies_(std::max<std::size_t>(1, mib / pristine_.size())),
+          buffer_(pristine_.size() * copies_) {
+        refill();
+    }
+
+    std::size_t size() const noexcept { return pristine_.size(); }
+
+    unsigned char* next(benchmark::State& state) {
+        if (used_ == copies_) {
+            state.PauseTiming();
+            refill();
+            state.ResumeTiming();
+        }
+        return buffer_.data() + used_++ * pristine_.size();
+    }
+
+private:
+    void refill() {
+        for (std::size_t i = 0; i < copies_; ++i)
+            std::memcpy(buffer_.data() + i * pristine_.size(), pristine_.data(), pristine_.size());
+        used_ = 0;
+    }
+
+    std::vector<unsigned char> pristine_;
+    std::size_t copies_;
+    std::vector<unsigned char> buffer_;
+    std::size_t used_ = 0;
+};
+
+void engine_read(benchmark::State& state, duplex::opcode op, const std::string& payload, std::size_t count) {
+    wire_pool pool(client_frames(op, payload, count));
+    duplex::engine<duplex::role::server> e;
+    std::error_code ec;
+    std::size_t messages = 0;
+    for (auto _ : state) {
+        unsigned char* p = pool.next(state);
+        std::size_t left = pool.size();
+        while (left > 0) {
+            duplex::event ev;
+            const std::size_t used = e.read(p, left, ev, ec);
+            if (ec) {
+                state.SkipWithError(ec.message().c_str());
+                return;
+            }
+            p += used;
+            left -= used;
+            if (ev.type == duplex::event_type::message) {
+                ++messages;
+                benchmark::DoNotOptimize(ev.data.data());
+            }
+        }
+    }
+    if (messages != static_cast<std::size_t>(state.iterations()) * count)
+        state.SkipWithError("the engine did not deliver every message");
+    set_bytes(state, static_cast<std::int64_t>(pool.size()));
+    state.counters["frames/s"] = benchmark::Counter(static_cast<double>(messages), benchmark::Counter::kIsRate);
+}
+
+// 1024 small text frames in one buffer, as a pipelining client's burst arrives.
+void engine_read_small(benchmark::State& state) {
+    engine_read(state, duplex::opcode::text, ascii_text(static_cast<std::size_t>(state.range(0))), 1024);
+}
+BENCHMARK(engine_read_small)->Name("engine_read_frames")->ArgNames({"size"})->Arg(16)->Arg(125);
+
+// One 64 KiB masked message, binary and text (text adds UTF-8 validation).
+void engine_read_binary(benchmark::State& state) {
+    engine_read(state, duplex::opcode::binary, ascii_text(static_cast<std::size_t>(state.range(0))), 1);
+}
+BENCHMARK(engine_read_binary)->Name("engine_read_binary")->ArgNames({"size"})->Arg(64 * kib);
+
+void engine_read_text(benchmark::State& state) {
+    engine_read(state, duplex::opcode::text, ascii_text(static_cast<std::size_t>(state.range(0))), 1);
+}
+BENCHMARK(engine_read_text)->Name("engine_read_text")->ArgNames({"size"})->Arg(64 * kib);
+
+// The send path: a server queues small messages and hands them out as gather buffers, which
+// are then consumed as if written. Bytes/s counts payload bytes.
+void engine_send_small(benchmark::State& state) {
+    const std::string payload = ascii_text(static_cast<std::size_t>(state.range(0)));
+    duplex::engine<duplex::role::server> e;
+    std::error_code ec;
+    duplex::const_buffer buffers[64];
+    std::size_t sent = 0;
+    for (auto _ : state) {
+        for (int i = 0; i < 16; ++i)
+            e.send_text(payload, ec);
+        std::size_t bytes = 0;
+        const std::size_t n = e.output(buffers, 64);
+        for (std::size_t i = 0; i < n; ++i)
+            bytes += buffers[i].size;
+        benchmark::DoNotOptimize(buffers);
+        e.consume(bytes);
+        sent += 16;
+    }
+    if (ec || e.buffered_amount() != 0)
+        state.SkipWithError("the engine did not send every message");
+    set_bytes(state, state.range(0) * 16);
+    state.counters["frames/s"] = benchmark::Counter(static_cast<double>(sent), benchmark::Counter::kIsRate);
+}
+BENCHMARK(engine_send_small)->Name("engine_send_frames")->ArgNames({"size"})->Arg(16)->Arg(kib);
+
+// ---------------------------------------------------------------------------------------------
+// The opening handshake: Sec-WebSocket-Accept, and a whole request parsed and answered.
+
+void accept_key_bench(benchmark::State& state) {
+    char out[28];
+    std::string key = "dGhlIHNhbXBsZSBub25jZQ==";
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(key.data());
+        duplex::accept_key(key, out);
+        benchmark::DoNotOptimize(out);
+    }
+    if (std::string(out, 28) != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") // RFC 6455 §1.3
+        state.SkipWithError("wrong accept key");
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(accept_key_bench)->Name("accept_key");
+
+// A browser's request, with the fields a real one sends.
+const char browser_request[] =
+    "GET /chat?room=lobby HTTP/1.1\r\n"
+    "Host: example.com:8080\r\n"
+    "Connection: Upgrade\r\n"
+    "Pragma: no-cache\r\n"
+    "Cache-Control: no-cache\r\n"
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/156.0.0.0 Safari/537.36\r\n"
+    "Upgrade: websocket\r\n"
+    "Origin: http://example.com:8080\r\n"
+    "Sec-WebSocket-Version: 13\r\n"
+    "Accept-Encoding: gzip, deflate, br, zstd\r\n"
+    "Accept-Language: en-US,en;q=0.9\r\n"
+    "Cookie: session=4f8a2c; theme=dark\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+    "Sec-WebSocket-Protocol: chat.v2, chat\r\n"
+    "\r\n";
+
+void handshake_parse(benchmark::State& state) {
+    duplex::server_handshake_options options;
+    options.subprotocols = {"chat"};
+    const std::size_t n = sizeof browser_request - 1;
+    std::size_t accepted = 0;
+    for (auto _ : state) {
+        duplex::server_handshake hs(options);
+        std::error_code ec;
+        const std::size_t used = hs.feed(browser_request, n, ec);
+        benchmark::DoNotOptimize(hs.response().data());
+        accepted += !ec && used == n && hs.accepted();
+    }
+    if (accepted != static_cast<std::size_t>(state.iterations()))
+        state.SkipWithError("the request was not accepted");
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+    set_bytes(state, static_cast<std::int64_t>(n));
+}
+BENCHMARK(handshake_parse)->Name("handshake_parse")->ArgNames({"size"})->Arg(sizeof browser_request - 1);
 
 } // namespace

@@ -30,6 +30,7 @@ with open(sys.argv[1]) as f:
 
 # With repetitions, keep the medians; a run without repetitions has plain iteration entries.
 rows = {}
+rates = {}  # frames/s (engine) or items/s (handshake), where a benchmark counts them
 for r in runs:
     if r.get("error_occurred"):
         print(f"ERROR {r['name']}: {r.get('error_message')}")
@@ -39,6 +40,7 @@ for r in runs:
     name = r.get("run_name", r["name"])
     if r.get("run_type") == "aggregate" or name not in rows:
         rows[name] = r.get("bytes_per_second", 0.0)
+        rates[name] = r.get("frames/s") or r.get("items_per_second") or 0.0
 
 def arg(name, key):
     m = re.search(r"/" + key + r":(\d+)", name)
@@ -50,15 +52,19 @@ def family(name):
 memcpy = {(arg(n, "size"), arg(n, "off")): v for n, v in rows.items() if family(n) == "memcpy"}
 # What each family is also compared with, besides memcpy.
 baseline_of = {"apply_mask": "naive_mask", "copy_masked": "naive_mask", "scalar_mask": "naive_mask",
-               "utf8_ascii": "or_bytes", "utf8_mixed": "or_bytes", "utf8_mixed_1k_chunks": "or_bytes"}
+               "utf8_ascii": "byte_loop", "utf8_latin1": "byte_loop", "utf8_cjk": "byte_loop",
+               "utf8_emoji": "byte_loop", "utf8_mixed": "byte_loop", "utf8_mixed_1k_chunks": "byte_loop",
+               "or_bytes": "byte_loop"}
+# Frame and handshake counts mean more than bytes for these: no memcpy ratio.
+per_item = ("engine_read_frames", "engine_send_frames", "accept_key", "handshake_parse")
 
 print()
-print(f"{'benchmark':<46} {'GiB/s':>8} {'x memcpy':>9}   other baseline")
+print(f"{'benchmark':<46} {'GiB/s':>8} {'x memcpy':>9}   other baseline / rate")
 for name, bps in rows.items():
     if family(name) == "memcpy":
         continue
     size, off = arg(name, "size"), arg(name, "off")
-    ref = memcpy.get((size, off)) or memcpy.get((size, 0))
+    ref = None if family(name) in per_item else memcpy.get((size, off)) or memcpy.get((size, 0))
     ratio = f"{bps / ref:9.2f}" if ref else f"{'-':>9}"
     extra = ""
     base = baseline_of.get(family(name))
@@ -66,5 +72,7 @@ for name, bps in rows.items():
         other = next((v for n, v in rows.items() if family(n) == base and arg(n, "size") == size), None)
         if other:
             extra = f"{bps / other:7.2f} x {base}"
+    if rates.get(name):
+        extra += f"{rates[name] / 1e6:9.2f} M/s" + (" frames" if "engine" in name else " items")
     print(f"{name:<46} {bps / 2**30:8.2f} {ratio}   {extra}")
 EOF

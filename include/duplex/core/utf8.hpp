@@ -69,14 +69,23 @@ public:
 
 private:
     static const unsigned char* skip_ascii(const unsigned char* p, const unsigned char* end) noexcept {
+        // 32 bytes at a time as four words in registers (compilers pair them into SIMD ORs).
         constexpr std::uint64_t high_bits = 0x8080808080808080ull;
-        while (end - p >= 16) {
-            std::uint64_t a, b;
+        while (end - p >= 32) {
+            std::uint64_t a, b, c, d;
             std::memcpy(&a, p, 8);
             std::memcpy(&b, p + 8, 8);
-            if ((a | b) & high_bits)
+            std::memcpy(&c, p + 16, 8);
+            std::memcpy(&d, p + 24, 8);
+            if ((a | b | c | d) & high_bits)
                 break;
-            p += 16;
+            p += 32;
+        }
+        if (end - p >= 8) {
+            std::uint64_t a;
+            std::memcpy(&a, p, 8);
+            if ((a & high_bits) == 0)
+                p += 8;
         }
         while (p != end && *p < 0x80)
             ++p;
