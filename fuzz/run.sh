@@ -26,7 +26,7 @@ echo "scratch directory: $scratch"
 
 failed=()
 summary=()
-for harness in frame_header utf8 close mask http server_handshake client_handshake url engine; do
+for harness in frame_header utf8 close mask http server_handshake client_handshake url engine inflate; do
   corpus=$scratch/$harness/corpus
   artifacts=$scratch/$harness/artifacts
   mkdir -p "$corpus" "$artifacts"

@@ -86,6 +86,7 @@ public:
 
     /// Options for the connection's engine; set them before the handshake.
     void set_options(engine_options options) { options_ = std::move(options); }
+    const engine_options& options() const noexcept { return options_; }
 
     // ---- Opening handshake ----
 
@@ -93,6 +94,10 @@ public:
     /// gets its HTTP error response and the error says why.
     void accept(std::error_code& ec) { accept(server_handshake_options{}, ec); }
     void accept() { throw_on_error([&](std::error_code& ec) { accept(ec); }); }
+
+    void accept(server_handshake_options options) {
+        throw_on_error([&](std::error_code& ec) { accept(std::move(options), ec); });
+    }
 
     void accept(server_handshake_options options, std::error_code& ec) {
         server_handshake hs(std::move(options));
@@ -119,6 +124,10 @@ public:
     }
     void handshake(std::string_view host, std::string_view target) {
         throw_on_error([&](std::error_code& ec) { handshake(host, target, ec); });
+    }
+
+    void handshake(std::string_view host, std::string_view target, client_handshake_options options) {
+        throw_on_error([&](std::error_code& ec) { handshake(host, target, std::move(options), ec); });
     }
 
     void handshake(std::string_view host, std::string_view target, client_handshake_options options,
@@ -167,6 +176,15 @@ public:
     }
     void write_binary(const void* data, std::size_t size) {
         throw_on_error([&](std::error_code& ec) { write_binary(data, size, ec); });
+    }
+
+    /// A text or binary message; compress::no sends it uncompressed even when
+    /// permessage-deflate was negotiated.
+    void write(opcode op, const void* data, std::size_t size, compress c, std::error_code& ec) {
+        with_engine(ec, [&](auto& e) { e.send(op, data, size, ec, payload_mode::copy, c); return flush_if(e, ec); });
+    }
+    void write(opcode op, const void* data, std::size_t size, compress c = compress::allowed) {
+        throw_on_error([&](std::error_code& ec) { write(op, data, size, c, ec); });
     }
 
     void ping(std::string_view payload, std::error_code& ec) {

@@ -128,12 +128,19 @@ public:
     /// Queues a message; completes when it is written. Signature: void(std::error_code).
     template <class Token>
     auto async_write(opcode op, const void* data, std::size_t size, Token&& token) {
+        return async_write(op, data, size, compress::allowed, std::forward<Token>(token));
+    }
+
+    /// As above; compress::no sends this message uncompressed even when permessage-deflate
+    /// was negotiated (see <duplex/asio/deflate.hpp>).
+    template <class Token>
+    auto async_write(opcode op, const void* data, std::size_t size, compress cmp, Token&& token) {
         return ::asio::async_initiate<Token, void(std::error_code)>(
-            [c = c_, op, data, size](auto handler) {
-                on_executor(c, [c, op, data, size,
+            [c = c_, op, data, size, cmp](auto handler) {
+                on_executor(c, [c, op, data, size, cmp,
                                  h = detail::any_handler<std::error_code>(std::move(handler), c->next.get_executor())]() mutable {
                     c->start_send(
-                        [&](auto& e, std::error_code& ec) { e.send(op, data, size, ec, payload_mode::borrow); },
+                        [&](auto& e, std::error_code& ec) { e.send(op, data, size, ec, payload_mode::borrow, cmp); },
                         std::move(h));
                 });
             },

@@ -8,6 +8,7 @@
 #include <duplex/core/url.hpp>
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -22,6 +23,10 @@ struct client_handshake_options {
     std::vector<extension_offer> extensions;     // offered, in order
     header_list headers;                   // extra fields: Origin, Authorization, Cookie, ...
     http_limits limits;                    // for the server's response head
+    /// Checks the extensions the server accepted, with their parameters (each was offered, none
+    /// twice); return false to fail the handshake with handshake_bad_extension. permessage-deflate
+    /// (enable_deflate) plugs in here.
+    std::function<bool(const std::vector<extension_offer>& accepted)> accept_extensions;
 };
 
 /// Builds the upgrade request for `host` (the Host field, e.g. ws_url::host_field()) and
@@ -190,6 +195,8 @@ private:
                 return;
             }
         }
+        if (options_.accept_extensions && !options_.accept_extensions(extensions_))
+            ec = error::handshake_bad_extension;
     }
 
     client_handshake_options options_;

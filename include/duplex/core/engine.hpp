@@ -46,7 +46,10 @@ public:
 
     explicit engine(engine_options options = {})
         : options_(std::move(options)), heartbeat_(options_.timeouts),
-          out_(options_.mask_source, options_.send_queue_limit, options_.send_queue_resume) {}
+          out_(options_.mask_source, options_.send_queue_limit, options_.send_queue_resume) {
+        if (options_.make_extension)
+            set_extension(options_.make_extension());
+    }
 
     engine(const engine&) = delete;
     engine& operator=(const engine&) = delete;
@@ -60,6 +63,9 @@ public:
         extension_ = std::move(ext);
         rules_.allowed_rsv = extension_ ? extension_->rsv_bits() : 0;
     }
+
+    /// The attached extension, or nullptr.
+    extension* get_extension() const noexcept { return extension_.get(); }
 
     // ---- Receiving --------------------------------------------------------------------------
 
@@ -112,16 +118,18 @@ public:
 
     /// Queues one whole message (`op` is text or binary), in frames of at most
     /// options.fragment_size if that is set. Text must be UTF-8 unless
-    /// options.validate_outgoing_utf8 is off.
+    /// options.validate_outgoing_utf8 is off. A negotiated extension (permessage-deflate) may
+    /// transform it unless `c` is compress::no.
     void send(opcode op, const void* data, std::size_t size, std::error_code& ec,
-              payload_mode mode = payload_mode::copy) {
+              payload_mode mode = payload_mode::copy, compress c = compress::allowed) {
         if (!may_send_message(op, ec) || !check_outgoing_text(op, data, size, true, ec) ||
             !admit(ec))
             return;
-        queue_message(op, static_cast<const unsigned char*>(data), size, mode);
+        queue_message(op, static_cast<const unsigned char*>(data), size, mode, c);
     }
 
     /// Starts a message to be sent in parts (text or binary); each send_part() becomes a frame.
+    /// Such a message is never transformed by an extension (it goes out uncompressed).
     void begin_message(opcode op, std::error_code& ec) {
         if (!may_send_message(op, ec))
             return;
@@ -570,12 +578,14 @@ private:
         heartbeat_.close_sent();
     }
 
-    void queue_message(opcode op, const unsigned char* data, std::size_t size, payload_mode mode) {
+    void queue_message(opcode op, const unsigned char* data, std::size_t size, payload_mode mode,
+                       compress c) {
         std::uint8_t rsv = 0;
-        if (extension_) {
+        if (extension_ && c == compress::allowed) {
             std::error_code ec;
             encoded_.clear();
             rsv = extension_->encode(op, data, size, encoded_, ec);
+            rsv &= extension_->rsv_bits(); // never a bit the peer did not agree to
             if (rsv != 0 && !ec) {
                 data = encoded_.data();
                 size = encoded_.size();

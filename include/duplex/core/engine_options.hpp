@@ -3,12 +3,14 @@
 #pragma once
 
 #include <duplex/core/close.hpp>
+#include <duplex/core/extension.hpp>
 #include <duplex/core/heartbeat.hpp>
 #include <duplex/core/mask.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 namespace duplex {
 
@@ -33,6 +35,9 @@ struct engine_options {
     close_code backpressure_close_code = close_code::try_again_later; // or policy_violation
     duplex::timeouts timeouts;
     std::function<mask_key()> mask_source; // clients: replaces the ChaCha20 key generator
+    /// Called once by the engine's constructor: the extension negotiated for this connection
+    /// (e.g. permessage-deflate, set up by enable_deflate), or nullptr for none.
+    std::function<std::unique_ptr<extension>()> make_extension;
 };
 
 } // namespace duplex

@@ -14,6 +14,10 @@ namespace duplex {
 /// Storage an extension writes transformed payloads into.
 using extension_buffer = detail::byte_buffer;
 
+/// Per outgoing message: whether a negotiated extension (permessage-deflate) may compress it.
+/// compress::no sends it as it is (RSV1 clear), e.g. for data that is already compressed.
+enum class compress : std::uint8_t { allowed, no };
+
 /// A per-message payload transform that claims RSV bits, negotiated in the handshake and then
 /// attached to one connection's engine. The engine does the framing; the extension only
 /// transforms payloads. It sees messages whose first frame carries any of its rsv_bits(), and
