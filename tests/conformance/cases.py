@@ -20,12 +20,17 @@ when it is the server (`mask="wrong"` inverts that). Consecutive sends go out in
 unless `sync` (a write of its own) or `chop` (writes of that many octets) say otherwise.
 """
 
+import hashlib
 import re
+
+import testdata
 
 OK = "OK"
 NON_STRICT = "NON-STRICT"
 INFORMATIONAL = "INFORMATIONAL"
 FAILED = "FAILED"
+# Categories 12 and 13: the peer did not agree on permessage-deflate (Autobahn's verdict). A miss.
+UNIMPLEMENTED = "UNIMPLEMENTED"
 
 TEXT, BINARY, CLOSE, PING, PONG, CONT = 1, 2, 8, 9, 10, 0
 
@@ -42,7 +47,12 @@ CATEGORIES = {
     "9": "Limits/Performance",
     "10": "Misc",
     "11": "Masking (extra)",
+    "12": "WebSocket Compression (different payloads)",
+    "13": "WebSocket Compression (different parameters)",
 }
+
+# Left out of the default selection (no --cases) unless the fuzzer is given --deflate.
+DEFLATE_CATEGORIES = ("12", "13")
 
 
 # ---- Actions -------------------------------------------------------------------------------
@@ -99,11 +109,79 @@ class RoundTrips:
         self.op, self.payload, self.count = op, payload, count
 
 
+class DeflateEcho:
+    """Categories 12 and 13: `count` messages, each the next `size` octets of the corpus
+    (wrapping around at its end), each sent compressed once the echo of the previous one has
+    arrived. The compressed payload goes in one frame (`frag` 0) or in frames of `frag` octets
+    (RSV1 on the first only). Stops at the first echo that differs."""
+
+    def __init__(self, corpus, size, count, frag):
+        self.corpus, self.size, self.count, self.frag = corpus, size, count, frag
+        self.binary = testdata.CORPORA[corpus][1]
+        self.op = BINARY if self.binary else TEXT
+
+    def messages(self):
+        data = testdata.corpus(self.corpus)
+        n, pos = len(data), 0
+        for _ in range(self.count):
+            end = pos + self.size
+            yield data[pos:end] if end <= n else data[pos:] + data[:end % n]
+            pos = end % n
+
+
+class Digest:
+    """A message payload by its length and SHA-1: categories 12 and 13 echo up to 128 MiB per
+    case, and compare (and report) messages this way, as Autobahn does."""
+    __slots__ = ("length", "sha1")
+
+    def __init__(self, data):
+        self.length, self.sha1 = len(data), hashlib.sha1(data).digest()
+
+    def __len__(self):
+        return self.length
+
+    def __eq__(self, other):
+        return isinstance(other, Digest) and self.length == other.length and self.sha1 == other.sha1
+
+    def __hash__(self):
+        return hash(self.sha1)
+
+    def __repr__(self):
+        return "Digest(%d octets, sha1 %s)" % (self.length, self.sha1.hex())
+
+
+class Deflate:
+    """The permessage-deflate parameters of a case (Autobahn's CLIENT_OFFERS and SERVER_ACCEPT).
+
+    offers  when the fuzzer is the client: one offer per (request_no_context_takeover,
+            request_max_window_bits) pair, in this order. Every offer also carries
+            client_no_context_takeover and client_max_window_bits (Autobahn's default
+            offer); the pair adds server_no_context_takeover and server_max_window_bits=N.
+    accept  when the fuzzer is the server: the (request_no_context_takeover,
+            request_max_window_bits) pairs to try in order against the client's offers; a pair
+            fits an offer if the offer has client_no_context_takeover (when the pair asks for
+            it) and client_max_window_bits (when the pair asks for a window size). The
+            response echoes the offer's server_* parameters and adds client_no_context_takeover
+            and client_max_window_bits=N as the pair says. No fitting offer: UNIMPLEMENTED.
+    """
+
+    def __init__(self, offers, accept):
+        self.offers, self.accept = list(offers), list(accept)
+
+    def describe(self):
+        return "client offers (no_context_takeover, max_window_bits) %s / server accepts %s" % (
+            _pairs(self.offers), _pairs(self.accept))
+
+
+def _pairs(pairs):
+    return "[%s]" % ", ".join("(%s, %d)" % (nct, bits) for nct, bits in pairs)
+
+
 # ---- Cases ---------------------------------------------------------------------------------
 
 class Case:
     def __init__(self, id, description, expectation, script, expected, close, after,
-                 close_when="match", informational=False, label=None, max_seconds=None):
+                 close_when="match", informational=False, label=None, max_seconds=None, deflate=None):
         self.id = id
         self.description = description
         self.expectation = expectation
@@ -122,6 +200,19 @@ class Case:
         self.label = label or description
         # Hard bound on the whole case, closing handshake included.
         self.max_seconds = max_seconds if max_seconds is not None else after[1] + 8.0
+        # Categories 12 and 13: a `Deflate` (the extension is negotiated for this case).
+        self.deflate = deflate
+
+    @property
+    def expected(self):
+        # A callable stands for a list too costly to build for every case at start-up.
+        if callable(self._expected):
+            self._expected = self._expected()
+        return self._expected
+
+    @expected.setter
+    def expected(self, value):
+        self._expected = value
 
     @property
     def category(self):
@@ -565,18 +656,100 @@ def category_11():
     ]
 
 
+# ---- Categories 12 and 13: permessage-deflate (RFC 7692) --------------------------------------
+
+# (payload octets, messages, Autobahn's time limit in seconds, frame size of the compressed
+# payload: 0 for one frame), as in Autobahn's case12_x_x.
+DEFLATE_SIZES = [
+    (16, 1000, 60, 0), (64, 1000, 60, 0), (256, 1000, 120, 0), (1024, 1000, 240, 0), (4096, 1000, 480, 0),
+    (8192, 1000, 480, 0), (16384, 1000, 480, 0), (32768, 1000, 480, 0), (65536, 1000, 480, 0),
+    (131072, 1000, 480, 0),
+    (8192, 1000, 480, 256), (16384, 1000, 480, 256), (32768, 1000, 480, 256), (65536, 1000, 480, 256),
+    (131072, 1000, 480, 256), (131072, 1000, 480, 1024), (131072, 1000, 480, 4096), (131072, 1000, 480, 32768),
+]
+
+# 12.1-12.5, in the order Autobahn's reports list them.
+DEFLATE_CORPORA = ["json_data1", "lena512", "gutenberg_faust", "html_data1", "ooms"]
+
+# 13.1-13.7: (client offers, server accepts), each a list of (no_context_takeover, max_window_bits).
+DEFLATE_PARAMS = [
+    ([(False, 0)], [(False, 0)]),
+    ([(True, 0)], [(True, 0)]),
+    ([(False, 8)], [(False, 8)]),
+    ([(False, 15)], [(False, 15)]),
+    ([(True, 8)], [(True, 8)]),
+    ([(True, 15)], [(True, 15)]),
+    ([(True, 8), (True, 0), (False, 0)], [(True, 8), (True, 0), (False, 0)]),
+]
+
+
+def deflate_subcategory(corpus, deflate):
+    desc, binary, size = testdata.CORPORA[corpus]
+    text = "%s (%s, %d octets, generated)" % (desc, "binary" if binary else "text", size)
+    return text if deflate is None else text + " - " + deflate.describe()
+
+
+def deflate_cases(category, sub, corpus, deflate, offer_text):
+    cases = []
+    for i, (size, count, seconds, frag) in enumerate(DEFLATE_SIZES, 1):
+        action = DeflateEcho(corpus, size, count, frag)
+
+        def expected(action=action):
+            return {OK: [("message", Digest(m), action.binary) for m in action.messages()]}
+
+        framing = "in frames of %d octets" % frag if frag else "in one frame"
+        cases.append(Case(
+            "%s.%d.%d" % (category, sub, i),
+            "%s: send %d compressed %s messages of %d octets (successive slices of the corpus), each once the previous "
+            "one is echoed; the compressed payload %s. %s" % (deflate_subcategory(corpus, None), count,
+                                                               "binary" if action.binary else "text", size, framing,
+                                                               offer_text),
+            "Every message is echoed with the same type and octets within %d s, then a clean close with 1000." % seconds,
+            [action, Close(NORMAL)], expected, closed_by_fuzzer(NORMAL), ("close", seconds), close_when=None,
+            label="%d x %s%s" % (count, size_name(size), ", %d-octet frames" % frag if frag else ""),
+            deflate=deflate))
+    return cases
+
+
+def category_12():
+    cases = []
+    for sub, corpus in enumerate(DEFLATE_CORPORA, 1):
+        cases += deflate_cases("12", sub, corpus, Deflate([(False, 0)], [(False, 0)]),
+                               "The default permessage-deflate offer.")
+    return cases
+
+
+def category_13():
+    cases = []
+    for sub, (offers, accept) in enumerate(DEFLATE_PARAMS, 1):
+        deflate = Deflate(offers, accept)
+        cases += deflate_cases("13", sub, "json_data1", deflate, "permessage-deflate: %s." % deflate.describe())
+    return cases
+
+
+def subcategories():
+    """{"12.1": description, ...} for the compression categories."""
+    out = {}
+    for sub, corpus in enumerate(DEFLATE_CORPORA, 1):
+        out["12.%d" % sub] = deflate_subcategory(corpus, None)
+    for sub, (offers, accept) in enumerate(DEFLATE_PARAMS, 1):
+        out["13.%d" % sub] = deflate_subcategory("json_data1", Deflate(offers, accept))
+    return out
+
+
 def all_cases():
     cases = (category_1() + category_2() + category_3() + category_4() + category_5() + category_6()
-             + category_7() + category_9() + category_10() + category_11())
+             + category_7() + category_9() + category_10() + category_11() + category_12() + category_13())
     cases.sort(key=Case.sort_key)
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), "duplicate case ids"
     return cases
 
 
-def select(cases, patterns=None, exclude=None):
+def select(cases, patterns=None, exclude=None, deflate=False):
     """Cases whose id matches one of the comma-separated patterns ('*' matches anything:
-    "1.*,6.4.*"), minus those matching `exclude`."""
+    "1.*,6.4.*"), minus those matching `exclude`. Without patterns: every case, except the
+    permessage-deflate categories 12 and 13 unless `deflate`."""
     def compile(spec):
         return [re.compile(re.escape(p.strip()).replace(r"\*", ".*") + "$") for p in spec.split(",") if p.strip()]
 
@@ -584,6 +757,8 @@ def select(cases, patterns=None, exclude=None):
     if patterns:
         pats = compile(patterns)
         chosen = [c for c in chosen if any(p.match(c.id) for p in pats)]
+    elif not deflate:
+        chosen = [c for c in chosen if c.category not in DEFLATE_CATEGORIES]
     if exclude:
         pats = compile(exclude)
         chosen = [c for c in chosen if not any(p.match(c.id) for p in pats)]

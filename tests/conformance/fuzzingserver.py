@@ -2,7 +2,7 @@
 """Fuzzing server: judges WebSocket clients on the Autobahn|Testsuite case categories, speaking
 the Autobahn testee-client protocol.
 
-    fuzzingserver.py --port P [--host 127.0.0.1] [--cases 1.*,6.4.*] [--exclude ...]
+    fuzzingserver.py --port P [--host 127.0.0.1] [--cases 1.*,6.4.*] [--exclude ...] [--deflate]
                      [--timeout S] [--report FILE.json] [--once] [--idle-timeout S]
 
 A testee client connects to
@@ -16,6 +16,10 @@ Prints "fuzzingserver listening on HOST:PORT (N cases)" once listening (--port 0
 port). With --once it exits after the first /updateReports: 0 if every case ran and is OK or
 INFORMATIONAL, 1 otherwise. Without a connection for --idle-timeout seconds, or on SIGTERM, it
 writes what it has and exits 1 (cases never run count as FAILED). Connections are served one at a time, as the testee protocol runs them.
+
+The permessage-deflate categories 12 and 13 run when --cases names them, or with --deflate (then
+the default selection is every case). In them the server answers the client's offers as the
+case says (cases.Deflate); an invalid offer refuses the handshake and fails the case.
 """
 
 import argparse
@@ -41,7 +45,7 @@ def _terminate(signum, frame):
 class Server:
     def __init__(self, args):
         self.args = args
-        self.selected = C.select(C.all_cases(), args.cases, args.exclude)
+        self.selected = C.select(C.all_cases(), args.cases, args.exclude, getattr(args, "deflate", False))
         self.results = {}  # agent -> {case id: record}
         self.started = time.time()
         self.t0 = time.monotonic()
@@ -87,12 +91,38 @@ class Server:
         print("fuzzingserver listening on %s:%d (%d cases)" % (self.args.host, port, len(self.selected)), flush=True)
         return self.loop()
 
-    def handle(self, sock):
+    def case_for(self, query):
         try:
-            path, query, leftover = wsfuzz.server_accept(sock)
+            n = int(query.get("case", ""))
+        except ValueError:
+            return None
+        return self.selected[n - 1] if 1 <= n <= len(self.selected) else None
+
+    def handle(self, sock):
+        state = {}
+
+        def negotiate(path, query, offers):
+            # permessage-deflate, in the cases that negotiate it (categories 12 and 13).
+            case = self.case_for(query) if path == "/runCase" else None
+            if case is None or case.deflate is None:
+                return None
+            state["case"], state["agent"] = case, query.get("agent", "unknown")
+            try:
+                answer, state["params"], state["why"] = wsfuzz.server_agree(case.deflate.accept, offers)
+            except wsfuzz.ExtensionError as e:
+                raise wsfuzz.ExtensionError("the client's offer %r is invalid: %s" % (", ".join(offers), e))
+            return answer
+
+        try:
+            path, query, leftover = wsfuzz.server_accept(sock, negotiate)
         except (wsfuzz.HandshakeError, OSError) as e:
             self.say("fuzzingserver: refused a connection: %s" % e)
             sock.close()
+            if "case" in state:
+                case, agent = state["case"], state["agent"]
+                rec = wsfuzz.failed_record(case, "opening handshake failed: %s" % e, agent)
+                self.results.setdefault(agent, {})[case.id] = rec
+                self.say(wsfuzz.miss_line(rec))
             return None
         agent = query.get("agent", "unknown")
         if path == "/getCaseCount":
@@ -108,6 +138,9 @@ class Server:
                 self.control(sock, leftover, code=1008)
                 return None
             conn = wsfuzz.Conn(sock, "server", leftover)
+            if state.get("params") is not None:
+                conn.deflate = wsfuzz.PerMessageDeflate(state["params"])
+            conn.deflate_note = state.get("why")
             runner = wsfuzz.Runner(case, conn, self.args.timeout).run()
             rec = wsfuzz.result_record(case, runner, agent)
             self.results.setdefault(agent, {})[case.id] = rec
@@ -166,6 +199,8 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--cases", help="comma-separated case ids or patterns, e.g. 1.*,6.4.* (default: all)")
     ap.add_argument("--exclude", help="comma-separated case ids or patterns to skip")
+    ap.add_argument("--deflate", action="store_true",
+                    help="include the permessage-deflate categories 12 and 13 in the default selection")
     ap.add_argument("--timeout", type=float, help="upper bound in seconds on each case")
     ap.add_argument("--report", help="write the JSON report here on /updateReports")
     ap.add_argument("--once", action="store_true", help="exit after the first /updateReports")

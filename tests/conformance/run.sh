@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# The WebSocket conformance suite (Autobahn|Testsuite case categories 1-7, 9, 10) against
-# duplex, both ways:
+# The WebSocket conformance suite (Autobahn|Testsuite case categories 1-7, 9, 10, and 12-13
+# with DUPLEX_CONFORMANCE_DEFLATE=1) against duplex, both ways:
 #   1. selftest.py: the fuzzers themselves give the expected verdicts to a misbehaving peer;
 #   2. fuzzingclient.py against <build-dir>/examples/echo_server (duplex's server);
 #   3. <build-dir>/examples/autobahn_client (duplex's client) against fuzzingserver.py.
 # Exits non-zero if any case is not strictly OK (or INFORMATIONAL), or anything fails to run.
 # JSON reports are left in $DUPLEX_CONFORMANCE_REPORTS (default: <build-dir>/conformance).
 #
+# permessage-deflate (categories 12 and 13, RFC 7692) is left out unless
+# DUPLEX_CONFORMANCE_DEFLATE=1: then both fuzzers get --deflate (every case, 12 and 13 included)
+# and the two duplex examples get $DEFLATE_FLAGS, below.
+#
 # usage: tests/conformance/run.sh <build-dir> [extra fuzzer options, e.g. --cases 6.*]
 set -u
+
+# >>> DEFLATE_FLAGS: the options that make examples/echo_server and examples/autobahn_client
+# >>> negotiate permessage-deflate, passed to both when DUPLEX_CONFORMANCE_DEFLATE=1. Adjust to
+# >>> the examples' real option once they have it (or set DUPLEX_CONFORMANCE_DEFLATE_FLAGS).
+DEFLATE_FLAGS=${DUPLEX_CONFORMANCE_DEFLATE_FLAGS---deflate}
+
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:?usage: run.sh <build-dir> [fuzzer options]}" && pwd)
 shift
@@ -23,6 +33,16 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work
 trap cleanup EXIT
 status=0
 start=$(date +%s)
+
+fuzzer_flags=()   # for fuzzingclient.py and fuzzingserver.py
+testee_flags=()   # for the duplex examples
+limit=300         # seconds for each direction
+if [ "${DUPLEX_CONFORMANCE_DEFLATE:-0}" = 1 ]; then
+  fuzzer_flags=(--deflate)
+  read -r -a testee_flags <<<"$DEFLATE_FLAGS"
+  limit=5400        # 216 more cases of 1000 round trips each
+  echo "permessage-deflate: on (categories 12 and 13; duplex examples get: ${testee_flags[*]:-nothing})"
+fi
 
 # Waits for a "listening on 127.0.0.1:PORT" line in $1 from process $2; sets $port.
 wait_port() {
@@ -43,12 +63,12 @@ fi
 
 echo "== fuzzingclient.py -> examples/echo_server (duplex server)"
 if [ -x "$build/examples/echo_server" ]; then
-  "$build/examples/echo_server" --port 0 >"$work/echo_server.out" 2>&1 &
+  "$build/examples/echo_server" --port 0 ${testee_flags[@]+"${testee_flags[@]}"} >"$work/echo_server.out" 2>&1 &
   server=$!
   pids+=("$server")
   if wait_port "$work/echo_server.out" "$server"; then
-    timeout 300 "$py" "$here/fuzzingclient.py" "ws://127.0.0.1:$port" --agent duplex-echo_server \
-      --report "$reports/echo_server.json" "$@" || status=1
+    timeout "$limit" "$py" "$here/fuzzingclient.py" "ws://127.0.0.1:$port" --agent duplex-echo_server \
+      --report "$reports/echo_server.json" ${fuzzer_flags[@]+"${fuzzer_flags[@]}"} "$@" || status=1
   else
     status=1
   fi
@@ -60,12 +80,13 @@ fi
 
 echo "== examples/autobahn_client (duplex client) -> fuzzingserver.py"
 if [ -x "$build/examples/autobahn_client" ]; then
-  "$py" "$here/fuzzingserver.py" --port 0 --once --idle-timeout 30 --report "$reports/autobahn_client.json" "$@" \
-    >"$work/fuzzingserver.out" 2>&1 &
+  "$py" "$here/fuzzingserver.py" --port 0 --once --idle-timeout 30 --report "$reports/autobahn_client.json" \
+    ${fuzzer_flags[@]+"${fuzzer_flags[@]}"} "$@" >"$work/fuzzingserver.out" 2>&1 &
   fuzzer=$!
   pids+=("$fuzzer")
   if wait_port "$work/fuzzingserver.out" "$fuzzer"; then
-    timeout 300 "$build/examples/autobahn_client" "ws://127.0.0.1:$port" --agent duplex >"$work/client.out" 2>&1
+    timeout "$limit" "$build/examples/autobahn_client" "ws://127.0.0.1:$port" --agent duplex \
+      ${testee_flags[@]+"${testee_flags[@]}"} >"$work/client.out" 2>&1
     client_status=$?
     # The fuzzing server exits after /updateReports; give it a moment to print the summary.
     for _ in $(seq 100); do kill -0 "$fuzzer" 2>/dev/null || break; sleep 0.1; done

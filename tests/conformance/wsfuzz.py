@@ -10,11 +10,13 @@ import base64
 import hashlib
 import json
 import os
+import re
 import select
 import socket
 import sys
 import time
 import urllib.parse
+import zlib
 
 import cases as C
 
@@ -30,7 +32,7 @@ DROP_TIMEOUT = 2.0    # how long a server may take to drop TCP after the closing
 KILL_FLOOR = 2.0      # least time before we drop a connection nothing closed (see Runner.run)
 HANDSHAKE_TIMEOUT = 5.0
 
-RANK = {C.OK: 0, C.INFORMATIONAL: 1, C.NON_STRICT: 2, C.FAILED: 3}
+RANK = {C.OK: 0, C.INFORMATIONAL: 1, C.NON_STRICT: 2, C.FAILED: 3, C.UNIMPLEMENTED: 3}
 
 
 # ---- Frames ----------------------------------------------------------------------------------
@@ -113,10 +115,19 @@ def _tokens(headers, name):
 
 def client_handshake(sock, host, path):
     """Sends the upgrade request, checks the 101 answer; returns the octets after it."""
+    rest, extensions = client_handshake_ext(sock, host, path)
+    if extensions:
+        raise HandshakeError("the server chose an extension that was not offered")
+    return rest
+
+
+def client_handshake_ext(sock, host, path, offer=None):
+    """Sends the upgrade request, with Sec-WebSocket-Extensions: `offer` if given, checks the
+    101 answer; returns the octets after it and the answer's Sec-WebSocket-Extensions values."""
     key = base64.b64encode(os.urandom(16)).decode("ascii")
     request = ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nUser-Agent: duplex-fuzzingclient\r\n\r\n"
-               % (path, host, key))
+               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%sUser-Agent: duplex-fuzzingclient\r\n\r\n"
+               % (path, host, key, "Sec-WebSocket-Extensions: %s\r\n" % offer if offer else ""))
     sock.sendall(request.encode("ascii"))
     status, headers, rest = _read_head(sock, time.monotonic() + HANDSHAKE_TIMEOUT)
     parts = status.split(" ", 2)
@@ -128,13 +139,13 @@ def client_handshake(sock, host, path):
         raise HandshakeError("no Connection: upgrade in the answer")
     if headers.get("sec-websocket-accept") != [accept_key(key)]:
         raise HandshakeError("wrong Sec-WebSocket-Accept %r" % headers.get("sec-websocket-accept"))
-    if headers.get("sec-websocket-extensions"):
-        raise HandshakeError("the server chose an extension that was not offered")
-    return rest
+    return rest, headers.get("sec-websocket-extensions", [])
 
 
-def server_accept(sock):
+def server_accept(sock, negotiate=None):
     """Reads an upgrade request and answers 101 (or an error status, raising).
+    `negotiate(path, query, Sec-WebSocket-Extensions values)` may return the value of a
+    Sec-WebSocket-Extensions answer, or raise ExtensionError to refuse the request (400).
     Returns (path, query dict, octets after the request)."""
     line, headers, rest = _read_head(sock, time.monotonic() + HANDSHAKE_TIMEOUT)
 
@@ -159,11 +170,286 @@ def server_accept(sock):
         refuse("400 Bad Request", "Sec-WebSocket-Key is not 16 octets in base64")
     if len(headers.get("host", [])) != 1:
         refuse("400 Bad Request", "exactly one Host header is required")
-    sock.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  "Sec-WebSocket-Accept: %s\r\nServer: duplex-fuzzingserver\r\n\r\n" % accept_key(key[0])).encode("ascii"))
     url = urllib.parse.urlsplit(parts[1])
     query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
+    extensions = None
+    if negotiate is not None:
+        try:
+            extensions = negotiate(url.path, query, headers.get("sec-websocket-extensions", []))
+        except ExtensionError as e:
+            refuse("400 Bad Request", str(e))
+    sock.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Accept: %s\r\n%sServer: duplex-fuzzingserver\r\n\r\n"
+                  % (accept_key(key[0]), "Sec-WebSocket-Extensions: %s\r\n" % extensions if extensions else "")
+                  ).encode("ascii"))
     return url.path, query, rest
+
+
+# ---- permessage-deflate (RFC 7692) -----------------------------------------------------------
+
+PMD = "permessage-deflate"
+TAIL = b"\x00\x00\xff\xff"  # what a sender strips from the end of a message and a receiver appends
+
+
+class ExtensionError(HandshakeError):
+    pass
+
+
+class DeflateError(Exception):
+    pass
+
+
+_EXT_TOKEN = re.compile(r'[ \t]*(?:([!#$%&\'*+.^_`|~0-9A-Za-z-]+)|"((?:[^"\\]|\\.)*)"|([,;=]))[ \t]*')
+
+
+def parse_extensions(values):
+    """Sec-WebSocket-Extensions values (RFC 6455 §9.1) -> [(name, [(param, value or True)])],
+    names and parameter names in lower case. Raises ExtensionError on bad syntax."""
+    text = ",".join(values)
+    items, pos = [], 0
+    while pos < len(text):
+        m = _EXT_TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise ExtensionError("malformed Sec-WebSocket-Extensions %r" % text)
+        pos = m.end()
+        if m.group(1) is not None:
+            items.append(("token", m.group(1)))
+        elif m.group(2) is not None:
+            items.append(("quoted", re.sub(r"\\(.)", r"\1", m.group(2))))
+        else:
+            items.append((m.group(3), None))
+    elements, i = [], 0
+
+    def bad():
+        raise ExtensionError("malformed Sec-WebSocket-Extensions %r" % text)
+
+    while i < len(items):
+        if items[i][0] == ",":
+            i += 1
+            continue
+        if items[i][0] != "token":
+            bad()
+        name, params = items[i][1].lower(), []
+        i += 1
+        while i < len(items) and items[i][0] == ";":
+            if i + 1 >= len(items) or items[i + 1][0] != "token":
+                bad()
+            pname, value = items[i + 1][1].lower(), True
+            i += 2
+            if i < len(items) and items[i][0] == "=":
+                if i + 1 >= len(items) or items[i + 1][0] not in ("token", "quoted"):
+                    bad()
+                value = items[i + 1][1]
+                i += 2
+            params.append((pname, value))
+        if i < len(items) and items[i][0] != ",":
+            bad()
+        elements.append((name, params))
+    return elements
+
+
+class PmdElement:
+    """The parameters of one permessage-deflate offer or response: the two no_context_takeover
+    flags, and the window sizes (None: absent; True: client_max_window_bits without a value,
+    in an offer only; else 8-15)."""
+
+    def __init__(self, params, response):
+        self.snct = self.cnct = False
+        self.smwb = self.cmwb = None
+        seen = set()
+        where = "answer" if response else "offer"
+        for name, value in params:
+            if name in seen:
+                raise ExtensionError("permessage-deflate %s with the parameter %s twice" % (where, name))
+            seen.add(name)
+            if name in ("server_no_context_takeover", "client_no_context_takeover"):
+                if value is not True:
+                    raise ExtensionError("permessage-deflate %s: %s takes no value" % (where, name))
+                setattr(self, name[0] + "nct", True)
+            elif name in ("server_max_window_bits", "client_max_window_bits"):
+                if value is True:
+                    if response or name == "server_max_window_bits":
+                        raise ExtensionError("permessage-deflate %s: %s needs a value" % (where, name))
+                elif not re.fullmatch("[1-9][0-9]?", value) or not 8 <= int(value) <= 15:
+                    raise ExtensionError("permessage-deflate %s: %s=%s is not 8 to 15" % (where, name, value))
+                else:
+                    value = int(value)
+                setattr(self, name[0] + "mwb", value)
+            else:
+                raise ExtensionError("permessage-deflate %s with the unknown parameter %s" % (where, name))
+
+
+class DeflateParams:
+    """What was agreed, from our side: whether and with what window each direction compresses
+    without context takeover. send_*: our messages; recv_*: the peer's."""
+
+    def __init__(self, send_nct, send_bits, recv_nct, recv_bits, header):
+        self.send_nct, self.send_bits = send_nct, send_bits
+        self.recv_nct, self.recv_bits = recv_nct, recv_bits
+        self.header = header
+
+    def as_json(self):
+        return {"agreed": self.header, "we_send": {"no_context_takeover": self.send_nct, "max_window_bits": self.send_bits},
+                "peer_sends": {"no_context_takeover": self.recv_nct, "max_window_bits": self.recv_bits}}
+
+
+def offer_header(offers):
+    """Our offers as a client: Autobahn's PerMessageDeflateOffer for each (request
+    no_context_takeover, request max_window_bits) pair."""
+    out = []
+    for nct, bits in offers:
+        text = PMD + "; client_no_context_takeover; client_max_window_bits"
+        if nct:
+            text += "; server_no_context_takeover"
+        if bits:
+            text += "; server_max_window_bits=%d" % bits
+        out.append(text)
+    return ", ".join(out)
+
+
+def client_agree(offers, values):
+    """The server's Sec-WebSocket-Extensions `values` to our `offers` -> (DeflateParams or
+    None, why none). Raises ExtensionError if the answer is invalid or fits none of the offers
+    (RFC 7692 §5 and §7.1)."""
+    if not values:
+        return None, "the server's answer has no Sec-WebSocket-Extensions"
+    elements = parse_extensions(values)
+    if len(elements) != 1 or elements[0][0] != PMD:
+        raise ExtensionError("the server answered Sec-WebSocket-Extensions %r; only one permessage-deflate was offered"
+                             % ", ".join(values))
+    r = PmdElement(elements[0][1], response=True)
+    for nct, bits in offers:
+        if nct and not r.snct:
+            continue  # an offer with server_no_context_takeover is accepted only with it (§7.1.1.1)
+        if bits and (r.smwb is None or r.smwb > bits):
+            continue  # ... with server_max_window_bits=N, only with a value up to N (§7.1.2.1)
+        # Every offer of ours has client_max_window_bits, so the answer may carry it.
+        return DeflateParams(r.cnct, r.cmwb or 15, r.snct, r.smwb or 15, ", ".join(values)), None
+    raise ExtensionError("the server's answer %r fits none of the offers %r" % (", ".join(values), offer_header(offers)))
+
+
+def server_agree(accept, values):
+    """Our answer as the server to the client's Sec-WebSocket-Extensions `values`, trying the
+    case's `accept` pairs in order (see cases.Deflate) -> (answer or None, DeflateParams or
+    None, why none). Raises ExtensionError on an invalid permessage-deflate offer."""
+    offers = [PmdElement(params, response=False) for name, params in parse_extensions(values) if name == PMD]
+    if not offers:
+        return None, None, "the client offered no permessage-deflate"
+    for req_nct, req_bits in accept:
+        for o in offers:
+            if (req_nct and not o.cnct) or (req_bits and o.cmwb is None):
+                continue
+            parts = [PMD]
+            if o.snct:
+                parts.append("server_no_context_takeover")
+            if o.smwb:
+                parts.append("server_max_window_bits=%d" % o.smwb)
+            if req_nct:
+                parts.append("client_no_context_takeover")
+            client_bits = o.cmwb if isinstance(o.cmwb, int) and o.cmwb is not True else 15
+            if req_bits:
+                # A client that gave client_max_window_bits a value will not use more (§7.1.2.2).
+                client_bits = min(req_bits, client_bits)
+                parts.append("client_max_window_bits=%d" % client_bits)
+            header = "; ".join(parts)
+            return header, DeflateParams(o.snct, o.smwb or 15, req_nct, client_bits, header), None
+    return None, None, "no offer of the client fits this case's acceptance %s" % C._pairs(accept)
+
+
+class PerMessageDeflate:
+    """Compresses our messages and inflates the peer's, as agreed (RFC 7692 §7.2).
+
+    Ours: raw DEFLATE, flushed with an empty stored block whose 4 last octets are stripped; one
+    compressor for the whole connection, or a new one per message without context takeover. A
+    window of 2^8 is compressed with zlib's 2^9 (zlib refuses 8 for raw DEFLATE), whose
+    matches reach at most 250 octets back, so they fit in 256.
+
+    The peer's: 00 00 ff ff appended, inflated with the agreed window (a peer that reaches
+    further back fails with "invalid distance too far back"; see _inflate), with one inflater for the whole
+    connection, or a new one per message if the peer agreed not to take over context (a peer
+    that does reaches before the message's start and fails the same way). After the message,
+    the inflater must stand at a block boundary (a final empty block must end the stream
+    cleanly): otherwise the peer did not strip the tail or did not end the message with a
+    flush. A message may end with a final (BFINAL) block (§7.2.3.3): the next one is then
+    inflated by a new inflater that starts from the window of what came before."""
+
+    def __init__(self, params):
+        self.params = params
+        self.compressor = None
+        self.inflater = None
+        self.window = b""         # the peer's last 2^bits octets, for after a final block
+        self.sent = self.received = 0
+        self.raw_out = self.wire_out = self.raw_in = self.wire_in = 0
+
+    def compress(self, data):
+        p = self.params
+        if self.compressor is None or p.send_nct:
+            self.compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -max(9, p.send_bits))
+        out = self.compressor.compress(data) + self.compressor.flush(zlib.Z_SYNC_FLUSH)
+        assert out.endswith(TAIL)
+        self.sent += 1
+        self.raw_out += len(data)
+        self.wire_out += len(out) - 4
+        return out[:-4]
+
+    def inflate(self, data):
+        p = self.params
+        self.received += 1
+        which = "compressed message %d of the peer" % self.received
+        if self.inflater is None or p.recv_nct or self.inflater.eof:
+            if p.recv_nct or not self.window:
+                self.inflater = zlib.decompressobj(-p.recv_bits)
+            else:
+                self.inflater = zlib.decompressobj(-p.recv_bits, zdict=self.window)
+        try:
+            out = self._inflate(data + TAIL)
+        except zlib.error as e:
+            hint = ""
+            if "too far back" in str(e):
+                hint = (" (it refers further back than %s allows)" % (
+                    "a window of 2^%d and no context takeover" % p.recv_bits if p.recv_nct else
+                    "the window of 2^%d" % p.recv_bits))
+            raise DeflateError("%s does not inflate: %s%s" % (which, e, hint))
+        if self.inflater.eof:
+            if self.inflater.unused_data not in (b"", TAIL):
+                raise DeflateError("%s has %d octets after its final DEFLATE block"
+                                   % (which, len(self.inflater.unused_data) - (4 if self.inflater.unused_data.endswith(TAIL) else 0)))
+        else:
+            probe = self.inflater.copy()
+            try:
+                rest = probe.decompress(b"\x01\x00\x00\xff\xff")  # a final empty stored block
+                clean = probe.eof and not rest and not probe.unused_data
+            except zlib.error:
+                clean = False
+            if not clean:
+                raise DeflateError("%s does not end on a DEFLATE block boundary after 00 00 ff ff is appended "
+                                   "(the tail was not stripped, or the message was not flushed)" % which)
+        if not p.recv_nct:
+            self.window = (self.window + out)[-(1 << p.recv_bits):]
+        self.raw_in += len(out)
+        self.wire_in += len(data)
+        return out
+
+    def _inflate(self, data):
+        """zlib checks a match's distance against the window plus what the current call has
+        produced, so a window under 2^15 is enforced by inflating in steps of a quarter window:
+        a match reaching more than 1.25 times the window back always fails."""
+        bits = self.params.recv_bits
+        if bits >= 15:
+            return self.inflater.decompress(data)
+        step = max(64, (1 << bits) // 4)
+        out = [self.inflater.decompress(data, step)]
+        while self.inflater.unconsumed_tail:
+            out.append(self.inflater.decompress(self.inflater.unconsumed_tail, step))
+        return b"".join(out)
+
+    def stats(self):
+        def ratio(wire, raw):
+            return round(wire / raw, 4) if raw else None
+        return {"messages_sent": self.sent, "sent_octets": self.raw_out, "sent_compressed": self.wire_out,
+                "sent_ratio": ratio(self.wire_out, self.raw_out), "messages_received_compressed": self.received,
+                "received_octets": self.raw_in, "received_compressed": self.wire_in,
+                "received_ratio": ratio(self.wire_in, self.raw_in)}
 
 
 # ---- The connection --------------------------------------------------------------------------
@@ -208,6 +494,10 @@ class Conn:
         self.notes = []
         self.first_send_at = None
         self.last_message_at = None
+        self.deflate = None      # a PerMessageDeflate once the extension is agreed
+        self.deflate_note = None  # why it was not, in a case that negotiates it
+        self.msg_compressed = False
+        self.digests = False     # record messages as cases.Digest (categories 12 and 13)
 
     # -- sending --
 
@@ -219,6 +509,18 @@ class Conn:
 
     def encode(self, op, payload=b"", fin=True, rsv=0, mask=None):
         return build_frame(op, payload, fin, rsv, self.mask_key(mask))
+
+    def encode_message(self, op, payload, frag=0):
+        """A data message, compressed if permessage-deflate is agreed (RSV1 on its first frame
+        only), in one frame or in frames of `frag` payload octets."""
+        rsv = 0
+        if self.deflate is not None:
+            payload, rsv = self.deflate.compress(payload), 4
+        if not frag or len(payload) <= frag:
+            return [self.encode(op, payload, rsv=rsv)]
+        pieces = [payload[i:i + frag] for i in range(0, len(payload), frag)]
+        return [self.encode(op if i == 0 else C.CONT, piece, fin=i == len(pieces) - 1, rsv=rsv if i == 0 else 0)
+                for i, piece in enumerate(pieces)]
 
     def queue(self, data):
         if data and not self.tcp_closed:
@@ -354,8 +656,12 @@ class Conn:
             fin, rsv, op = b0 >> 7, (b0 >> 4) & 7, b0 & 0x0F
             masked, n = b1 >> 7, b1 & 0x7F
             # The rules carried by the first two octets, checked before the rest arrives.
-            if rsv:
-                return self._violation("a frame with RSV bits %d and no extension" % rsv)
+            if rsv and (self.deflate is None or rsv != 4):
+                return self._violation("a frame with RSV bits %d and no extension" % rsv if self.deflate is None else
+                                       "a frame with RSV bits %d (permessage-deflate uses RSV1 only)" % rsv)
+            if rsv and op not in (C.TEXT, C.BINARY):
+                return self._violation("RSV1 on a %s frame (permessage-deflate sets it on the first frame of a "
+                                       "data message only)" % ("continuation" if op == C.CONT else "control"))
             if op in (3, 4, 5, 6, 7, 11, 12, 13, 14, 15):
                 return self._violation("a frame with the reserved opcode %d" % op)
             if op >= 8 and (not fin or n > 125):
@@ -392,7 +698,7 @@ class Conn:
             if key is not None:
                 payload = xor_mask(payload, key)
             pos += hl + n
-            self._frame(fin, op, payload)
+            self._frame(fin, op, payload, rsv)
         if pos:
             del buf[:pos]
 
@@ -401,7 +707,7 @@ class Conn:
         if self.listener:
             self.listener(event)
 
-    def _frame(self, fin, op, payload):
+    def _frame(self, fin, op, payload, rsv=0):
         if self.close_received:
             self.notes.append("the peer sent a frame (opcode %d) after its close frame" % op)
             return
@@ -426,13 +732,19 @@ class Conn:
             if self.msg_op is not None:
                 return self._violation("a new message inside a fragmented one")
             self.msg_op, self.msg_parts = op, [payload]
+            self.msg_compressed = bool(rsv)
         if fin:
             op, data = self.msg_op, b"".join(self.msg_parts)
             self.msg_op, self.msg_parts = None, []
+            if self.msg_compressed:
+                try:
+                    data = self.deflate.inflate(data)
+                except DeflateError as e:
+                    return self._violation(str(e))
             if op == C.TEXT and not C.is_utf8(data):
                 return self._violation("a text message that is not UTF-8")
             self.last_message_at = time.monotonic()
-            self._record(("message", data, op == C.BINARY))
+            self._record(("message", C.Digest(data) if self.digests else data, op == C.BINARY))
 
     def _peer_close(self, payload):
         code, reason = None, b""
@@ -522,6 +834,7 @@ class Runner:
         self.timed_out = False
         self.script_end = None
         conn.listener = self._on_event
+        conn.digests = case.deflate is not None
 
     def _on_event(self, event):
         case, conn = self.case, self.conn
@@ -563,7 +876,11 @@ class Runner:
 
     def run(self):
         conn, case = self.conn, self.case
-        for action in case.script:
+        script = case.script
+        if case.deflate is not None and conn.deflate is None:
+            # Autobahn: the peer does not do permessage-deflate (UNIMPLEMENTED); close at once.
+            script = [C.Close(C.NORMAL)]
+        for action in script:
             self.tick()
             if conn.tcp_closed:
                 break
@@ -604,6 +921,8 @@ class Runner:
                 conn.send_close(action.code, action.reason, action.raw)
             elif isinstance(action, C.RoundTrips):
                 self._round_trips(action)
+            elif isinstance(action, C.DeflateEcho):
+                self._deflate_echo(action)
             else:
                 raise TypeError("unknown action %r" % action)
         conn.flush()
@@ -647,6 +966,31 @@ class Runner:
             conn.flush()
             self.wait(self.hard_deadline - time.monotonic(), stop=lambda: len(conn.received) > before)
 
+    def _deflate_echo(self, action):
+        conn = self.conn
+        for i, payload in enumerate(action.messages()):
+            if not self.is_open() or time.monotonic() >= self.hard_deadline:
+                return
+            before = len(conn.received)
+            for frame in conn.encode_message(action.op, payload, action.frag):
+                conn.queue(frame)
+            conn.flush()
+            self.wait(self.hard_deadline - time.monotonic(), stop=lambda: len(conn.received) > before)
+            if len(conn.received) <= before:
+                return
+            got, want = conn.received[before], ("message", C.Digest(payload), action.binary)
+            if got != want:
+                if got[0] != "message":
+                    why = "a %s came instead" % got[0]
+                elif got[2] != want[2]:
+                    why = "it came as %s" % ("binary" if got[2] else "text")
+                elif len(got[1]) != len(want[1]):
+                    why = "it has %d octets instead of %d" % (len(got[1]), len(want[1]))
+                else:
+                    why = "its octets differ (SHA-1 %s instead of %s)" % (got[1].sha1.hex(), want[1].sha1.hex())
+                conn.notes.append("the echo of message %d of %d is wrong: %s" % (i + 1, action.count, why))
+                return
+
 
 # ---- Judging ---------------------------------------------------------------------------------
 
@@ -681,6 +1025,14 @@ def judge(case, runner):
     else:
         bclose, rclose = C.OK, "The connection was closed as expected."
 
+    if case.deflate is not None and conn.deflate is None and not conn.violation:
+        behavior = C.UNIMPLEMENTED
+        result = "The peer did not agree on permessage-deflate: %s." % (conn.deflate_note or "no extension")
+    elif behavior == C.FAILED and case.deflate is not None:
+        wrong = [n for n in conn.notes if n.startswith("the echo of message")]
+        result = "%s (%d of %d echoes received%s)." % (result[:-1], len(conn.received), len(case.expected[C.OK]),
+                                                    "; " + wrong[0] if wrong else "")
+
     if case.informational and not conn.violation:
         verdict = C.INFORMATIONAL
         result = "Informational. Received: %s." % describe_events(conn.received)
@@ -707,6 +1059,8 @@ def describe_events(events):
 def preview(data, limit=48):
     if isinstance(data, str):
         return data
+    if isinstance(data, C.Digest):
+        return "sha1:" + data.sha1.hex()
     s = data[:limit]
     try:
         text = s.decode("utf-8")
@@ -728,6 +1082,9 @@ def event_json(e):
 def events_json(events):
     if len(events) > 20 and all(e == events[0] for e in events):
         return {"repeated": len(events), "event": event_json(events[0])}
+    if len(events) > 20:
+        return {"count": len(events), "first": [event_json(e) for e in events[:3]],
+                "last": [event_json(e) for e in events[-3:]]}
     return [event_json(e) for e in events]
 
 
@@ -757,8 +1114,11 @@ def result_record(case, runner, agent=None):
         "notes": conn.notes,
         "duration_ms": round(1000 * (end - runner.start), 1),
     }
-    if case.category == "9" and conn.last_message_at is not None and conn.first_send_at is not None:
+    if case.category in ("9", "12", "13") and conn.last_message_at is not None and conn.first_send_at is not None:
         rec["echo_ms"] = round(1000 * (conn.last_message_at - conn.first_send_at), 1)
+    if case.deflate is not None:
+        rec["deflate"] = dict(conn.deflate.params.as_json(), **conn.deflate.stats()) if conn.deflate else \
+            {"agreed": None, "why": conn.deflate_note}
     if agent:
         rec["agent"] = agent
     return rec
@@ -790,7 +1150,7 @@ def summarize(records, selected):
     table = {}
     for case in selected:
         row = table.setdefault(case.category, {C.OK: 0, C.NON_STRICT: 0, C.INFORMATIONAL: 0, C.FAILED: 0,
-                                               "cases": 0, "missing": 0, "ms": 0.0})
+                                               C.UNIMPLEMENTED: 0, "cases": 0, "missing": 0, "ms": 0.0})
         row["cases"] += 1
         rec = by_id.get(case.id)
         if rec is None:
@@ -806,17 +1166,28 @@ def print_summary(records, selected, title, out=sys.stdout, seconds=None):
     table = summarize(records, selected)
     w = out.write
     w("\n%s\n" % title)
-    w("%-26s %6s %6s %11s %6s %7s %9s\n" % ("Category", "Cases", "OK", "NON-STRICT", "INFO", "FAILED", "Time"))
-    total = {C.OK: 0, C.NON_STRICT: 0, C.INFORMATIONAL: 0, C.FAILED: 0, "cases": 0, "ms": 0.0, "missing": 0}
+    names = {cat: "%s %s" % (cat, C.CATEGORIES.get(cat, "")) for cat in table}
+    width = max([26] + [len(n) for n in names.values()])
+    w("%-*s %6s %6s %11s %6s %7s %9s\n" % (width, "Category", "Cases", "OK", "NON-STRICT", "INFO", "FAILED", "Time"))
+    total = {C.OK: 0, C.NON_STRICT: 0, C.INFORMATIONAL: 0, C.FAILED: 0, C.UNIMPLEMENTED: 0, "cases": 0, "ms": 0.0,
+             "missing": 0}
     for cat in sorted(table, key=int):
         row = table[cat]
         for k in total:
             total[k] += row[k]
-        w("%-26s %6d %6d %11d %6d %7d %8.1fs%s\n" % ("%s %s" % (cat, C.CATEGORIES.get(cat, "")), row["cases"], row[C.OK],
-                                                  row[C.NON_STRICT], row[C.INFORMATIONAL], row[C.FAILED],
-                                                  row["ms"] / 1000, "  (%d not run)" % row["missing"] if row["missing"] else ""))
-    w("%-26s %6d %6d %11d %6d %7d %8.1fs\n" % ("Total", total["cases"], total[C.OK], total[C.NON_STRICT],
-                                             total[C.INFORMATIONAL], total[C.FAILED], total["ms"] / 1000))
+        notes = []
+        if row[C.UNIMPLEMENTED]:
+            notes.append("%d of them UNIMPLEMENTED" % row[C.UNIMPLEMENTED])
+        if row["missing"]:
+            notes.append("%d not run" % row["missing"])
+        # The FAILED column counts UNIMPLEMENTED (a peer that did not agree on the extension) too.
+        w("%-*s %6d %6d %11d %6d %7d %8.1fs%s\n" % (width, names[cat], row["cases"], row[C.OK],
+                                                  row[C.NON_STRICT], row[C.INFORMATIONAL],
+                                                  row[C.FAILED] + row[C.UNIMPLEMENTED], row["ms"] / 1000,
+                                                  "  (%s)" % ", ".join(notes) if notes else ""))
+    w("%-*s %6d %6d %11d %6d %7d %8.1fs\n" % (width, "Total", total["cases"], total[C.OK], total[C.NON_STRICT],
+                                             total[C.INFORMATIONAL], total[C.FAILED] + total[C.UNIMPLEMENTED],
+                                             total["ms"] / 1000))
     by_id = {r["id"]: r for r in records}
     nine = [c for c in selected if c.category == "9" and c.id in by_id]
     if nine:
@@ -827,9 +1198,9 @@ def print_summary(records, selected, title, out=sys.stdout, seconds=None):
             w("  %-7s %-38s %10s  %s\n" % (c.id, c.label, "%.1f ms" % ms if ms is not None else "-", rec["verdict"]))
     if seconds is not None:
         w("\nWall time: %.1f s\n" % seconds)
-    ok = total[C.NON_STRICT] == 0 and total[C.FAILED] == 0
-    w("%s\n" % ("PASS: every case is OK or INFORMATIONAL." if ok else
-                "FAIL: %d case(s) not strictly OK." % (total[C.NON_STRICT] + total[C.FAILED])))
+    misses = total[C.NON_STRICT] + total[C.FAILED] + total[C.UNIMPLEMENTED]
+    ok = misses == 0
+    w("%s\n" % ("PASS: every case is OK or INFORMATIONAL." if ok else "FAIL: %d case(s) not strictly OK." % misses))
     return ok
 
 
