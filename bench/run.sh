@@ -12,8 +12,9 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
+# Configured as bench/e2e.sh configures it (examples on), so the two share build-bench/.
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DDUPLEX_BUILD_BENCHMARKS=ON \
-  -DDUPLEX_BUILD_TESTS=OFF -DDUPLEX_BUILD_EXAMPLES=OFF >/dev/null
+  -DDUPLEX_BUILD_TESTS=OFF -DDUPLEX_BUILD_EXAMPLES=ON >/dev/null
 cmake --build build-bench --target duplex_bench -j"$(nproc 2>/dev/null || echo 2)"
 
 json=build-bench/bench.json
