@@ -560,7 +560,7 @@ private:
 
 // The heartbeat schedule as heartbeat.hpp documents it, kept from what the harness does: the
 // clock starts at the first tick; bytes received count at the next tick (the peer is alive:
-// no pong is awaited any more); a ping falls due ping_interval after the last one (or the
+// no pong is awaited any more), when there is an idle timeout or a heartbeat to care; a ping falls due ping_interval after the last one (or the
 // start) unless one is awaited, and the peer is dead pong_timeout after an awaited ping; a
 // close frame sent arms close_timeout at the next tick; idle_timeout after the last bytes
 // seen, once. At most one of close_timeout, idle, peer_dead per tick, in that order, each
@@ -571,7 +571,10 @@ public:
 
     explicit heartbeat_model(const duplex::timeouts& t) : t_(t) {}
 
-    void received() { received_ = true; }
+    void received() {
+        if (t_.idle_timeout.count() > 0 || t_.ping_interval.count() > 0)
+            received_ = true; // nothing to note without an idle timeout or a heartbeat
+    }
     void close_sent() {
         if (close_deadline_ == time_point::max())
             arm_close_ = true;

@@ -147,6 +147,57 @@ public:
             token);
     }
 
+    /// Reads message after message, calling `on_message(const duplex::message&)` for each as
+    /// it arrives, until the connection ends; then completes with what ended it: error::closed
+    /// after the peer's close (received_close_code() tells its code), or the error that failed
+    /// the connection. Signature: void(std::error_code).
+    /// The callback runs on the stream's executor inside the read loop: no allocation and no
+    /// handler dispatch per message, which is what a server that echoes, relays or broadcasts
+    /// small messages wants. It may call send() (the usual answer), async_write, async_ping and
+    /// async_close; the message's data is valid until it returns. While the send queue is over
+    /// engine_options::send_queue_limit, the loop stops reading until the queue drains to
+    /// send_queue_resume: a peer that does not read what it is sent is not read from either.
+    /// One read at a time: async_read fails with error::read_in_progress meanwhile.
+    template <class OnMessage, class Token>
+    auto async_read_each(OnMessage on_message, Token&& token) {
+        using consumer = typename connection::template consumer_of<std::decay_t<OnMessage>>;
+        return ::asio::async_initiate<Token, void(std::error_code)>(
+            [c = c_](auto handler, std::unique_ptr<typename connection::consumer> fn) {
+                on_executor(c, [c, fn = std::move(fn),
+                                 h = detail::any_handler<std::error_code>(std::move(handler),
+                                                                          c->next.get_executor())]() mutable {
+                    c->start_read_each(std::move(fn), std::move(h));
+                });
+            },
+            token, std::unique_ptr<typename connection::consumer>(std::make_unique<consumer>(std::move(on_message))));
+    }
+
+    /// Queues a copy of a message and returns at once: no completion, no waiting. Made for a
+    /// loop that writes as it reads (an echo, a relay, a broadcast): everything queued while
+    /// a batch of received frames is handled goes out in one gather write. Call it on the
+    /// stream's executor (from one of this stream's handlers, or its strand). Errors are those
+    /// of async_write (error::closed, error::send_queue_full...), reported at once through
+    /// `ec`; a write that fails later ends the connection, which the pending read reports.
+    /// Watch buffered_amount() and wait with async_flush() when it grows too large.
+    void send(opcode op, const void* data, std::size_t size, std::error_code& ec,
+              compress cmp = compress::allowed) {
+        c_->send_copy(op, data, size, cmp, ec);
+    }
+
+    /// Completes when everything queued so far (by send or async_write) has been written.
+    /// Signature: void(std::error_code).
+    template <class Token>
+    auto async_flush(Token&& token) {
+        return ::asio::async_initiate<Token, void(std::error_code)>(
+            [c = c_](auto handler) {
+                on_executor(c, [c, h = detail::any_handler<std::error_code>(std::move(handler),
+                                                                            c->next.get_executor())]() mutable {
+                    c->start_flush(std::move(h));
+                });
+            },
+            token);
+    }
+
     template <class Token>
     auto async_write_text(std::string_view text, Token&& token) {
         return async_write(opcode::text, text.data(), text.size(), std::forward<Token>(token));

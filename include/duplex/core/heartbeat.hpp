@@ -37,8 +37,12 @@ public:
 
     explicit heartbeat(const timeouts& t = {}) noexcept : t_(t) {}
 
-    /// Something arrived from the peer: it is alive.
-    void received() noexcept { received_ = true; }
+    /// Something arrived from the peer: it is alive. (Only the idle timeout and the heartbeat
+    /// care; without them there is nothing to note, and no tick is asked for.)
+    void received() noexcept {
+        if (t_.idle_timeout.count() > 0 || t_.ping_interval.count() > 0)
+            received_ = true;
+    }
 
     /// We sent a close frame; the close timeout starts at the next tick.
     void close_sent() noexcept {

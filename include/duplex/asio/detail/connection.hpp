@@ -4,6 +4,7 @@
 #pragma once
 
 #include <duplex/asio/detail/handler.hpp>
+#include <duplex/asio/detail/readiness.hpp>
 #include <duplex/asio/detail/service.hpp>
 #include <duplex/core/client_handshake.hpp>
 #include <duplex/core/detail/byte_buffer.hpp>
@@ -12,6 +13,7 @@
 #include <duplex/core/server_handshake.hpp>
 
 #include <asio/buffer.hpp>
+#include <asio/dispatch.hpp>
 #include <asio/error.hpp>
 #include <asio/execution/context.hpp>
 #include <asio/query.hpp>
@@ -103,11 +105,33 @@ public:
     // ---- Reading ----
 
     void start_read(any_handler<std::error_code, message> h) {
-        if (read_handler_)
+        if (read_handler_ || each_)
             return h.post(make_error_code(error::read_in_progress), message{});
         if (!has_engine() || ended_)
             return h.post(final_error(), message{});
         read_handler_ = std::move(h);
+        pump();
+    }
+
+    // A callable for start_read_each, stored once for the whole loop.
+    struct consumer {
+        virtual ~consumer() = default;
+        virtual void on_message(const message& m) = 0;
+    };
+    template <class F>
+    struct consumer_of final : consumer {
+        explicit consumer_of(F fn) : f(std::move(fn)) {}
+        void on_message(const message& m) override { f(m); }
+        F f;
+    };
+
+    void start_read_each(std::unique_ptr<consumer> fn, any_handler<std::error_code> done) {
+        if (read_handler_ || each_)
+            return done.post(make_error_code(error::read_in_progress));
+        if (!has_engine() || ended_)
+            return done.post(final_error());
+        each_ = std::move(fn);
+        each_done_ = std::move(done);
         pump();
     }
 
@@ -128,6 +152,26 @@ public:
             schedule_flush(); // a backpressure close queued its close frame
             return;
         }
+        write_waiters_.emplace_back(end, std::move(h));
+        schedule_flush();
+    }
+
+    // Queues a copy of a message, without a completion (stream::send). On the strand.
+    void send_copy(opcode op, const void* data, std::size_t size, compress cmp, std::error_code& ec) {
+        if (!has_engine() || ended_) {
+            ec = ended_ ? final_error() : make_error_code(error::closed);
+            return;
+        }
+        visit([&](auto& e) { e.send(op, data, size, ec, payload_mode::copy, cmp); });
+        schedule_flush(); // on an error too: a backpressure close queued its close frame
+    }
+
+    // Completes once everything queued so far is written.
+    void start_flush(any_handler<std::error_code> h) {
+        if (!has_engine() || ended_)
+            return h.post(ended_ ? final_error() : make_error_code(error::closed));
+        std::uint64_t end = 0;
+        visit([&](const auto& e) { end = e.queued_total(); });
         write_waiters_.emplace_back(end, std::move(h));
         schedule_flush();
     }
@@ -160,6 +204,8 @@ public:
         if (!has_engine() || state() == connection_state::open)
             return end(::asio::error::operation_aborted);
         read_handler_ = {};
+        each_.reset();
+        each_done_ = {};
         schedule_flush();
         if (!reading_)
             pump();
@@ -169,6 +215,8 @@ public:
     // running, so drop the handlers stored here too (they may own this connection).
     void abandon() {
         auto read = std::move(read_handler_);
+        auto each = std::move(each_);
+        auto each_done = std::move(each_done_);
         auto handshake = std::move(handshake_handler_);
         auto writes = std::move(write_waiters_);
         waiters_head_ = 0;
@@ -281,6 +329,10 @@ private:
         if constexpr (has_wait<NextLayer>::value) {
             std::error_code ignored; // reads after a readiness wait must not block
             next.non_blocking(true, ignored);
+#ifdef DUPLEX_HAS_READINESS_SERVICE
+            if (!ec)
+                start_readiness();
+#endif
         }
         server_hs_.reset();
         client_hs_.reset();
@@ -347,7 +399,7 @@ private:
             if (ended_)
                 break;
             if (o == outcome::delivered) {
-                if (read_handler_ || wants_bytes())
+                if (wants_bytes())
                     continue; // the next read, or a close, is served from what is buffered
                 break;
             }
@@ -357,17 +409,34 @@ private:
                 break;
         }
         pumping_ = false;
+        if (flush_after_pump_) {
+            flush_after_pump_ = false;
+            start_write();
+        }
+    }
+
+    // start_read_each stops reading while the engine's send queue is over its limit.
+    bool paused() const noexcept {
+        return query([](const auto& e) { return e.backpressured(); }, false);
     }
 
     // Someone is waiting for bytes: a read, a close, the engine's own close, or the drain.
     bool wants_bytes() const noexcept {
-        return read_handler_ || !close_waiters_.empty() || draining_ ||
+        return read_handler_ || (each_ && !paused()) || !close_waiters_.empty() || draining_ ||
                state() == connection_state::closing;
     }
 
+    // On an io_context under Linux, a TCP connection's socket is in the readiness service's
+    // epoll set (readiness.hpp): reading costs the read itself and nothing else, and an idle
+    // connection holds no buffer and no pending operation. Elsewhere (TLS, other executors),
+    // a TCP socket waits for readability holding no buffer, and other streams read directly.
     void read_more() {
         if (reading_ || ended_ || !wants_bytes())
             return;
+#ifdef DUPLEX_HAS_READINESS_SERVICE
+        if (readiness_)
+            return read_when_ready();
+#endif
         if constexpr (has_wait<NextLayer>::value) {
             if (rpos_ == rend_)
                 return wait_then_read();
@@ -409,6 +478,68 @@ private:
         });
     }
 
+#ifdef DUPLEX_HAS_READINESS_SERVICE
+    // Reads now if the socket may have data, else waits for the service's notice (on_ready).
+    // A short read means the socket is drained: the next data to arrive brings a notice.
+    void read_when_ready() {
+        if (!readable_) {
+            if (rpos_ == rend_ && !rbuf_.empty()) {
+                duplex::detail::recycle_buffer(std::move(rbuf_)); // idle: hold no buffer
+                rbuf_ = {};
+                rpos_ = rend_ = 0;
+            }
+            reading_ = true; // until on_ready
+            return;
+        }
+        prepare_read();
+        const std::size_t room = rbuf_.size() - rend_;
+        std::error_code ec;
+        const std::size_t n = next.read_some(::asio::buffer(rbuf_.data() + rend_, room), ec);
+        rend_ += n;
+        if (ec == ::asio::error::would_block || ec == ::asio::error::try_again) {
+            readable_ = false;
+            return read_when_ready();
+        }
+        if (ec)
+            return read_failed(ec);
+        readable_ = n == room;
+        pump(); // from inside the pump, its loop goes on
+    }
+
+    // The service saw the socket become readable (called on the connection's executor).
+    void on_ready() {
+        readable_ = true;
+        if (reading_ && !ended_) {
+            reading_ = false;
+            read_more();
+        }
+    }
+
+    void start_readiness() {
+        auto* service = readiness_service::of(next.get_executor());
+        if (service == nullptr)
+            return;
+        ready_service_ = service;
+        readiness_ = service->add(
+            static_cast<int>(next.lowest_layer().native_handle()), this->weak_from_this(),
+            [](std::shared_ptr<void> owner) {
+                auto self = std::static_pointer_cast<connection>(std::move(owner));
+                auto ex = self->next.get_executor();
+                // Inline when this thread may run the connection's handlers (one thread, no
+                // strand), else queued on its executor.
+                ::asio::dispatch(ex, [self = std::move(self)] { self->on_ready(); });
+            });
+        readable_ = true; // bytes may have come with the handshake, or since
+    }
+
+    void stop_readiness() {
+        if (readiness_) {
+            ready_service_->remove(readiness_);
+            readiness_ = nullptr;
+        }
+    }
+#endif
+
     template <class T, class = void>
     struct has_wait : std::false_type {};
     template <class T>
@@ -427,6 +558,16 @@ private:
                 after_engine_closed(e);
                 deliver_read(ec);
                 return outcome::stop;
+            }
+            if (ev.type == event_type::message && each_) {
+                each_->on_message(message{ev.op, ev.data});
+                if (ended_ || !each_)
+                    return outcome::stop;
+                if (paused()) {
+                    each_paused_ = true;
+                    return outcome::delivered; // read on once the send queue drains (wrote())
+                }
+                continue;
             }
             if (ev.type == event_type::message && read_handler_) {
                 arm_timer();
@@ -456,6 +597,11 @@ private:
     void deliver_read(std::error_code ec) {
         if (auto h = std::move(read_handler_))
             h.dispatch(ec, message{});
+        if (each_) {
+            each_.reset();
+            if (auto h = std::move(each_done_))
+                h.dispatch(ec);
+        }
     }
 
     void read_failed(std::error_code ec) {
@@ -502,9 +648,16 @@ private:
 
     // ---- Write internals ----
 
+    // Writes what is queued once the current handler is done, so that everything it queued
+    // goes out in one gather write: at the end of the running pump (which delivers a batch of
+    // received messages), else from a posted handler.
     void schedule_flush() {
         if (writing_ || flush_posted_ || ended_)
             return;
+        if (pumping_) {
+            flush_after_pump_ = true;
+            return;
+        }
         flush_posted_ = true;
         ::asio::post(next.get_executor(), [self = this->shared_from_this()] {
             self->flush_posted_ = false;
@@ -530,6 +683,33 @@ private:
                 begin_drain();
             return;
         }
+#ifdef DUPLEX_HAS_READINESS_SERVICE
+        // A non-blocking socket usually takes everything at once: write it here, with no Asio
+        // operation to start and complete. Whatever the socket did not take goes through one.
+        if (readiness_) {
+            std::error_code ec;
+            const std::size_t n = next.write_some(buffer_range{gather_.data(), gather_.data() + gather_.size()}, ec);
+            if (ec == ::asio::error::would_block || ec == ::asio::error::try_again)
+                ec = {};
+            if (ec)
+                return end(ec);
+            std::size_t total = 0;
+            for (const auto& b : gather_)
+                total += b.size();
+            if (n == total) {
+                visit([&](auto& e) { e.consume(n); });
+                return wrote();
+            }
+            visit([&](auto& e) { e.consume(n); });
+            visit([&](auto& e) {
+                const_buffer out[max_gather];
+                const std::size_t count = e.output(out, max_gather);
+                gather_.clear();
+                for (std::size_t i = 0; i < count; ++i)
+                    gather_.emplace_back(out[i].data, out[i].size);
+            });
+        }
+#endif
         writing_ = true;
         const buffer_range range{gather_.data(), gather_.data() + gather_.size()};
         ::asio::async_write(next, range, [self = this->shared_from_this()](std::error_code ec, std::size_t n) {
@@ -537,10 +717,19 @@ private:
             self->visit([&](auto& e) { e.consume(n); });
             if (ec)
                 return self->end(ec);
-            self->complete_writes({});
-            self->start_write();
-            self->arm_timer();
+            self->wrote();
         });
+    }
+
+    // Bytes went out: complete the writes they finish, write what was queued meanwhile.
+    void wrote() {
+        complete_writes({});
+        start_write();
+        arm_timer();
+        if (each_paused_ && !paused()) {
+            each_paused_ = false;
+            pump(); // start_read_each paused while the send queue was full
+        }
     }
 
     void complete_writes(std::error_code ec) {
@@ -565,19 +754,28 @@ private:
 
     // ---- Time ----
 
+    // The timer is armed lazily: `armed_` is when the pending wait fires (max: none pending).
+    // A deadline that moves later (every message moves the heartbeat's) leaves the wait alone;
+    // it fires early, finds nothing due and waits again. Only an earlier deadline re-arms it,
+    // so steady traffic costs no timer system calls.
     void arm_timer() {
         if (ended_ || draining_ || handshake_handler_)
             return;
         clock::time_point due = clock::time_point::max();
-        visit([&](auto& e) { due = e.next_deadline(); });
-        if (due == armed_)
+        visit([&](const auto& e) { due = e.next_deadline(); });
+        if (due == clock::time_point::min()) {
+            // The engine wants the time now (it received something, or a close began or
+            // ended): tell it here rather than through a timer that expires at once.
+            if (!tick_now())
+                return;
+            visit([&](const auto& e) { due = e.next_deadline(); });
+            if (due == clock::time_point::min())
+                due = clock::now();
+        }
+        if (due >= armed_)
             return;
         armed_ = due;
-        if (due == clock::time_point::max()) {
-            timer_.cancel();
-            return;
-        }
-        timer_.expires_at(due == clock::time_point::min() ? clock::now() : due);
+        timer_.expires_at(due);
         timer_.async_wait([self = this->shared_from_this()](std::error_code ec) {
             if (!ec)
                 self->on_timer();
@@ -587,17 +785,30 @@ private:
     void on_timer() {
         if (ended_ || draining_)
             return;
-        armed_ = clock::time_point::max();
+        armed_ = clock::time_point::max(); // the wait that fired is no longer pending
+        if (tick_now())
+            arm_timer();
+    }
+
+    // Tells the engine the time: it sends a heartbeat ping, or ends a connection whose peer
+    // stopped answering. Returns false if the connection ended.
+    bool tick_now() {
         std::error_code ec;
-        visit([&](auto& e) { ec = e.tick(clock::now()); });
-        schedule_flush();
+        bool wants_write = false;
+        visit([&](auto& e) {
+            ec = e.tick(clock::now());
+            wants_write = e.wants_write();
+        });
+        if (wants_write)
+            schedule_flush();
         if (ec == make_error_code(error::peer_timeout) || ec == make_error_code(error::close_timeout)) {
             deliver_read(ec);
-            return end(ec);
+            end(ec);
+            return false;
         }
         if (ec == make_error_code(error::idle_timeout) && !reading_)
             pump(); // read on, to receive the peer's answer to our close
-        arm_timer();
+        return !ended_;
     }
 
     // ---- The end ----
@@ -624,6 +835,9 @@ private:
         if (!clean_ && !closed_error_)
             closed_error_ = ec;
         timer_.cancel();
+#ifdef DUPLEX_HAS_READINESS_SERVICE
+        stop_readiness();
+#endif
         close_socket();
         visit([&](auto& e) { e.transport_closed(); });
         const std::error_code result = clean_ ? std::error_code{} : (ec ? ec : make_error_code(error::closed));
@@ -651,12 +865,21 @@ private:
     std::size_t rpos_ = 0; // unread bytes are [rpos_, rend_)
     std::size_t rend_ = 0;
     bool reading_ = false;
+#ifdef DUPLEX_HAS_READINESS_SERVICE
+    readiness_service* ready_service_ = nullptr;
+    readiness_service::registration* readiness_ = nullptr; // in the readiness service's epoll set
+    bool readable_ = false; // the socket may have unread bytes
+#endif
     bool pumping_ = false;
     bool repump_ = false;
     any_handler<std::error_code, message> read_handler_;
+    std::unique_ptr<consumer> each_; // start_read_each's callback, while it reads
+    bool each_paused_ = false;        // it stopped reading for backpressure
+    any_handler<std::error_code> each_done_;
 
     bool writing_ = false;
     bool flush_posted_ = false;
+    bool flush_after_pump_ = false;
     std::vector<std::pair<std::uint64_t, any_handler<std::error_code>>> write_waiters_; // from waiters_head_
     std::size_t waiters_head_ = 0;
     std::vector<::asio::const_buffer> gather_;

@@ -1,0 +1,206 @@
+// duplex — read readiness for many sockets through one epoll set of our own. Internal.
+//
+// Waiting for a socket to become readable through Asio (async_wait, or async_read_some,
+// whose first attempt is a read that fails when nothing has arrived) costs one system call
+// more per received message than a hand-written epoll loop: async_wait re-registers the
+// socket each time (epoll_ctl), async_read_some tries a read first (EAGAIN). For a server
+// that answers small messages, that is a third of its system calls.
+//
+// This service keeps the connections' sockets in an epoll set of its own, registered once,
+// edge-triggered. Asio waits on that set's descriptor (one wait per batch of ready sockets);
+// when it is readable, the service collects the ready sockets and tells each connection, on
+// the connection's executor. A connection reads until a read comes back short, then waits for
+// the next notice: no buffer and no pending Asio operation while it is idle.
+//
+// Linux only, and only for connections on an io_context (the service needs its executor);
+// define DUPLEX_NO_READINESS_SERVICE to wait through Asio instead.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#if defined(__linux__) && !defined(ASIO_NO_TS_EXECUTORS) && !defined(DUPLEX_NO_READINESS_SERVICE)
+
+#include <asio/error.hpp>
+#include <asio/execution_context.hpp>
+#include <asio/io_context.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/any_io_executor.hpp>
+#include <asio/strand.hpp>
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace duplex {
+namespace asio {
+namespace detail {
+
+#define DUPLEX_HAS_READINESS_SERVICE 1
+
+class readiness_service : public ::asio::execution_context::service {
+public:
+    using key_type = readiness_service;
+    static inline ::asio::execution_context::id id;
+
+    // One registered socket. `notify` is called, from the thread that collected the event,
+    // with a strong reference to the owner (which it should post to the owner's executor).
+    struct registration {
+        std::weak_ptr<void> owner;
+        void (*notify)(std::shared_ptr<void> owner) = nullptr;
+        int fd = -1;
+    };
+
+    explicit readiness_service(::asio::execution_context& ctx)
+        : ::asio::execution_context::service(ctx) {}
+
+    ~readiness_service() override {
+        for (registration* r : dead_)
+            delete r;
+    }
+
+    // The service for the io_context behind `ex` (an io_context executor or a strand of one,
+    // possibly inside an any_io_executor), or nullptr for other executors or when the epoll
+    // set cannot be made: the caller then waits through Asio.
+    template <class Executor>
+    static readiness_service* of(const Executor& ex) {
+        ::asio::io_context* io = io_context_of(ex);
+        if (io == nullptr)
+            return nullptr;
+        auto& svc = ::asio::use_service<readiness_service>(*io);
+        return svc.open(*io) ? &svc : nullptr;
+    }
+
+    // Registers `fd`; returns nullptr if epoll refuses it (the caller waits through Asio).
+    registration* add(int fd, std::weak_ptr<void> owner, void (*notify)(std::shared_ptr<void>)) {
+        auto* r = new registration{std::move(owner), notify, fd};
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+        ev.data.ptr = r;
+        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            delete r;
+            return nullptr;
+        }
+        return r;
+    }
+
+    // Unregisters; call before closing the socket. The registration is freed at the start of
+    // the next batch, when no event being handled can point at it any more.
+    void remove(registration* r) {
+        std::lock_guard<std::mutex> lock(m_);
+        epoll_event ev{};
+        if (epoll_fd_ != -1)
+            ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, r->fd, &ev);
+        r->owner.reset();
+        dead_.push_back(r);
+    }
+
+private:
+    using io_executor = ::asio::io_context::executor_type;
+
+    template <class Executor>
+    static ::asio::io_context* io_context_of(const Executor& ex) {
+        if constexpr (std::is_same_v<Executor, ::asio::any_io_executor>) {
+            if (const auto* e = ex.template target<io_executor>())
+                return &e->context();
+            if (const auto* s = ex.template target<::asio::strand<io_executor>>())
+                return &s->get_inner_executor().context();
+            return nullptr;
+        } else if constexpr (std::is_same_v<Executor, io_executor>) {
+            return &ex.context();
+        } else if constexpr (std::is_same_v<Executor, ::asio::strand<io_executor>>) {
+            return &ex.get_inner_executor().context();
+        } else {
+            return nullptr;
+        }
+    }
+
+    // Makes the epoll set and starts waiting on it, once.
+    bool open(::asio::io_context& io) {
+        std::lock_guard<std::mutex> lock(m_);
+        if (epoll_fd_ == -1 && !failed_) {
+            epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+            io_ = &io;
+            if (epoll_fd_ != -1)
+                set_.emplace(io, epoll_fd_); // owns it from now on
+            failed_ = epoll_fd_ == -1;
+            if (!failed_)
+                wait();
+        }
+        return !failed_ && !shut_down_;
+    }
+
+    // The wait on the set is not work of its own: io_context::run() returns when nothing else
+    // is pending, as without this service (a connection waiting to read holds its read
+    // handler, which counts as work). So the wait's count is given back once it is started,
+    // and taken again in the handler, before the scheduler gives it back itself.
+    void wait() {
+        set_->async_wait(::asio::posix::stream_descriptor::wait_read, [this](std::error_code ec) {
+            io_->get_executor().on_work_started();
+            if (ec)
+                return; // the context is shutting down
+            collect();
+            wait();
+        });
+        io_->get_executor().on_work_finished();
+    }
+
+    // Tells every connection whose socket became readable. Batches run one at a time, and a
+    // removed socket is out of the epoll set, so the registrations removed so far are
+    // unreachable once the previous batch is over: they are freed here.
+    void collect() {
+        {
+            std::lock_guard<std::mutex> lock(m_);
+            for (registration* r : dead_)
+                delete r;
+            dead_.clear();
+        }
+        epoll_event events[256];
+        for (;;) {
+            const int n = ::epoll_wait(epoll_fd_, events, 256, 0);
+            if (n < 0 && errno == EINTR)
+                continue;
+            for (int i = 0; i < n; ++i) {
+                auto* r = static_cast<registration*>(events[i].data.ptr);
+                std::shared_ptr<void> owner;
+                {
+                    std::lock_guard<std::mutex> lock(m_);
+                    owner = r->owner.lock();
+                }
+                if (owner)
+                    r->notify(std::move(owner));
+            }
+            if (n < 256)
+                break;
+        }
+    }
+
+    void shutdown() override {
+        std::lock_guard<std::mutex> lock(m_);
+        shut_down_ = true;
+        std::error_code ignored;
+        if (set_)
+            set_->close(ignored);
+        epoll_fd_ = -1;
+    }
+
+    std::mutex m_;
+    ::asio::io_context* io_ = nullptr;
+    int epoll_fd_ = -1;
+    bool failed_ = false;
+    bool shut_down_ = false;
+    std::optional<::asio::posix::stream_descriptor> set_; // the epoll set, as Asio waits on it
+    std::vector<registration*> dead_;                      // removed since the last batch
+};
+
+} // namespace detail
+} // namespace asio
+} // namespace duplex
+
+#endif
