@@ -1,13 +1,20 @@
 // autobahn_client — duplex's client as a testee for an Autobahn|Testsuite fuzzing server.
 //
 //   autobahn_client ws://127.0.0.1:PORT [--agent NAME]
+//                   [--deflate [--deflate-window BITS] [--no-context-takeover]]
 //
 // Follows the testee-client protocol: GET /getCaseCount (one text message: the count), then
 // for each case N GET /runCase?case=N&agent=NAME, echoing every message back exactly as
 // received until the server closes, then GET /updateReports?agent=NAME. Exits 0 when it has
 // gone through every case (the fuzzing server, not this program, judges them).
+//
+// --deflate offers permessage-deflate (RFC 7692) on every connection: duplex's default offer,
+// "permessage-deflate; client_max_window_bits". --deflate-window BITS (8..15) offers instead
+// server_max_window_bits=BITS and client_max_window_bits=BITS; --no-context-takeover adds
+// server_no_context_takeover and client_no_context_takeover to the offer.
 #include <duplex/asio.hpp>
 #include <duplex/asio/connect.hpp>
+#include <duplex/asio/deflate.hpp>
 
 #include <asio/co_spawn.hpp>
 #include <asio/ip/tcp.hpp>
@@ -16,12 +23,16 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 using asio::ip::tcp;
 using ws_stream = duplex::asio::stream<tcp::socket>;
 
 namespace {
+
+// What --deflate offers; empty without it.
+std::optional<duplex::deflate_options> deflate_offer;
 
 duplex::asio::stream_options options() {
     duplex::asio::stream_options o;
@@ -35,7 +46,10 @@ asio::awaitable<void> open(ws_stream& ws, const duplex::ws_url& base, const std:
     duplex::ws_url url = base;
     url.target = target;
     ws.set_options(options());
-    co_await duplex::asio::async_connect(ws, url, asio::use_awaitable);
+    duplex::client_handshake_options handshake;
+    if (deflate_offer)
+        duplex::asio::enable_deflate(ws, handshake, *deflate_offer);
+    co_await duplex::asio::async_connect(ws, url, std::move(handshake), asio::use_awaitable);
 }
 
 asio::awaitable<int> run(duplex::ws_url base, std::string agent) {
@@ -56,7 +70,11 @@ asio::awaitable<int> run(duplex::ws_url base, std::string agent) {
         duplex::ws_url url = base;
         url.target = "/runCase?case=" + std::to_string(n) + "&agent=" + agent;
         ws.set_options(options());
-        co_await duplex::asio::async_connect(ws, url, asio::redirect_error(asio::use_awaitable, ec));
+        duplex::client_handshake_options handshake;
+        if (deflate_offer)
+            duplex::asio::enable_deflate(ws, handshake, *deflate_offer);
+        co_await duplex::asio::async_connect(ws, url, std::move(handshake),
+                                             asio::redirect_error(asio::use_awaitable, ec));
         while (!ec) {
             const duplex::message m = co_await ws.async_read(asio::redirect_error(asio::use_awaitable, ec));
             if (ec)
@@ -82,20 +100,47 @@ asio::awaitable<int> run(duplex::ws_url base, std::string agent) {
 int main(int argc, char** argv) {
     std::string agent = "duplex";
     const char* url_text = nullptr;
-    for (int i = 1; i < argc; ++i) {
+    bool deflate = false, no_context_takeover = false, bad = false;
+    int window = 0;
+    for (int i = 1; i < argc && !bad; ++i) {
         const std::string arg = argv[i];
         if (arg == "--agent" && i + 1 < argc)
             agent = argv[++i];
+        else if (arg == "--deflate")
+            deflate = true;
+        else if (arg == "--deflate-window" && i + 1 < argc)
+            bad = (window = static_cast<int>(std::strtol(argv[++i], nullptr, 10))) < 8 || window > 15;
+        else if (arg == "--no-context-takeover")
+            no_context_takeover = true;
         else if (!url_text && arg.rfind("ws", 0) == 0)
             url_text = argv[i];
         else
-            url_text = nullptr, i = argc;
+            bad = true;
     }
     duplex::ws_url base;
     std::error_code ec;
-    if (!url_text || !duplex::parse_url(url_text, base, ec) || base.secure) {
-        std::fprintf(stderr, "usage: %s ws://127.0.0.1:PORT [--agent NAME]\n", argv[0]);
+    if (bad || (!deflate && (window != 0 || no_context_takeover)) || !url_text ||
+        !duplex::parse_url(url_text, base, ec) || base.secure) {
+        std::fprintf(stderr,
+                     "usage: %s ws://127.0.0.1:PORT [--agent NAME]\n"
+                     "          [--deflate [--deflate-window BITS] [--no-context-takeover]]\n"
+                     "  --deflate                offer permessage-deflate (RFC 7692)\n"
+                     "  --deflate-window BITS    8..15: offer server_ and client_max_window_bits=BITS\n"
+                     "  --no-context-takeover    offer server_ and client_no_context_takeover\n",
+                     argv[0]);
         return 2;
+    }
+    if (deflate) {
+        duplex::deflate_options d; // the default offer: client_max_window_bits, no value
+        if (window != 0 || no_context_takeover) {
+            duplex::deflate_parameters offer;
+            offer.server_no_context_takeover = no_context_takeover;
+            offer.client_no_context_takeover = no_context_takeover;
+            offer.server_max_window_bits = window;
+            offer.client_max_window_bits = window != 0 ? window : duplex::any_window_bits;
+            d.offers = {offer};
+        }
+        deflate_offer = d;
     }
     asio::io_context io;
     int status = 1;

@@ -2,11 +2,22 @@
 //
 //   echo_server [--address 127.0.0.1] [--port 8080] [--threads N]
 //               [--tls-cert FILE --tls-key FILE] [--max-message BYTES]
+//               [--deflate [--deflate-window BITS] [--no-context-takeover]]
+//
+// --deflate accepts a client's permessage-deflate offer (RFC 7692) as duplex's defaults answer
+// it: the client's first acceptable offer, honouring what it asks of the server. With
+// --deflate-window BITS (8..15) the server compresses with at most a 2^BITS window and asks a
+// client that offered client_max_window_bits for the same; --no-context-takeover answers with
+// server_no_context_takeover and client_no_context_takeover. --max-message also bounds a
+// message's decompressed size.
 //
 // Prints one line when it is listening. On SIGINT or SIGTERM it closes every connection with
 // 1001 (going away), waits for the close handshakes (at most the close timeout) and exits 0.
-// Each connection runs on its own strand, so any number of threads may run the io_context.
+// With --threads N > 1 each connection runs on its own strand, so any number of threads may
+// run the io_context. Messages are echoed from inside the read loop (async_read_each + send):
+// the answers to everything one read brought go out in one write.
 #include <duplex/asio.hpp>
+#include <duplex/asio/deflate.hpp>
 
 #include <asio/ip/tcp.hpp>
 #include <asio/signal_set.hpp>
@@ -37,12 +48,22 @@ struct settings {
     unsigned threads = 1;
     std::string tls_cert, tls_key;
     std::size_t max_message = 16 * 1024 * 1024;
+    bool deflate = false;
+    int deflate_window = 15;
+    bool no_context_takeover = false;
+    // What accept() offers each connection: set by parse_args, read by every session. Static
+    // because sessions only see their stream options; empty without --deflate.
+    static inline std::optional<duplex::deflate_options> deflate_answer;
 };
 
 void usage(const char* argv0) {
     std::fprintf(stderr,
                  "usage: %s [--address 127.0.0.1] [--port 8080] [--threads N]\n"
-                 "          [--tls-cert FILE --tls-key FILE] [--max-message BYTES]\n",
+                 "          [--tls-cert FILE --tls-key FILE] [--max-message BYTES]\n"
+                 "          [--deflate [--deflate-window BITS] [--no-context-takeover]]\n"
+                 "  --deflate                accept permessage-deflate (RFC 7692) offers\n"
+                 "  --deflate-window BITS    8..15: the largest window used, and asked of clients\n"
+                 "  --no-context-takeover    reset the compression context after each message, both ways\n",
                  argv0);
 }
 
@@ -65,6 +86,12 @@ bool parse_args(int argc, char** argv, settings& s) {
             s.tls_key = v;
         else if (arg == "--max-message" && (v = value()))
             s.max_message = static_cast<std::size_t>(std::strtoull(v, nullptr, 10));
+        else if (arg == "--deflate")
+            s.deflate = true;
+        else if (arg == "--deflate-window" && (v = value()))
+            s.deflate_window = static_cast<int>(std::strtol(v, nullptr, 10));
+        else if (arg == "--no-context-takeover")
+            s.no_context_takeover = true;
         else {
             std::fprintf(stderr, "echo_server: bad or incomplete argument: %s\n", arg.c_str());
             return false;
@@ -74,6 +101,20 @@ bool parse_args(int argc, char** argv, settings& s) {
         std::fprintf(stderr, "echo_server: --threads and --max-message must be positive, and "
                              "--tls-cert and --tls-key go together\n");
         return false;
+    }
+    const bool deflate_tuned = s.deflate_window != 15 || s.no_context_takeover;
+    if (s.deflate_window < 8 || s.deflate_window > 15 || (deflate_tuned && !s.deflate)) {
+        std::fprintf(stderr, "echo_server: --deflate-window takes 8..15, and it and --no-context-takeover "
+                             "need --deflate\n");
+        return false;
+    }
+    if (s.deflate) {
+        duplex::deflate_options d;
+        d.server_max_window_bits = s.deflate_window;
+        d.client_max_window_bits = s.deflate_window;
+        d.server_no_context_takeover = s.no_context_takeover;
+        d.client_no_context_takeover = s.no_context_takeover;
+        settings::deflate_answer = d;
     }
     return true;
 }
@@ -149,24 +190,27 @@ private:
     }
 
     void accept() {
-        ws_.async_accept([self = this->shared_from_this()](std::error_code ec) {
+        duplex::server_handshake_options handshake;
+        if (settings::deflate_answer) // per connection: it negotiates into this stream's engine
+            duplex::asio::enable_deflate(ws_, handshake, *settings::deflate_answer);
+        ws_.async_accept(std::move(handshake), [self = this->shared_from_this()](std::error_code ec) {
             if (ec)
                 return self->finish();
             self->read();
         });
     }
 
-    // Read a message, write it back (the write borrows the read buffer), then read the next.
+    // Every message is answered from inside the read loop with a copy queued by send(): no
+    // allocation or handler per message, and the echoes of all the frames that came in one
+    // read go out in one write. The loop stops reading while the send queue is over its
+    // limit (a peer that does not read its echoes). It ends when the connection does.
     void read() {
-        ws_.async_read([self = this->shared_from_this()](std::error_code ec, duplex::message m) {
-            if (ec)
-                return self->finish();
-            self->ws_.async_write(m.op, m.data.data(), m.data.size(), [self](std::error_code ec) {
-                if (ec)
-                    return self->finish();
-                self->read();
-            });
-        });
+        ws_.async_read_each(
+            [this](const duplex::message& m) {
+                std::error_code ec; // fails only once the connection is closing: the loop ends then
+                ws_.send(m.op, m.data.data(), m.data.size(), ec);
+            },
+            [self = this->shared_from_this()](std::error_code) { self->finish(); });
     }
 
     void going_away() {
@@ -231,7 +275,10 @@ int main(int argc, char** argv) {
 
     registry sessions;
     std::function<void()> accept_next = [&] {
-        acceptor.async_accept(asio::make_strand(io), [&](std::error_code ec, tcp::socket socket) {
+        // A strand per connection when several threads run the io_context; with one thread,
+        // handlers never run concurrently and the plain executor does.
+        auto ex = s.threads > 1 ? asio::any_io_executor(asio::make_strand(io)) : asio::any_io_executor(io.get_executor());
+        acceptor.async_accept(ex, [&](std::error_code ec, tcp::socket socket) {
             if (ec == asio::error::operation_aborted)
                 return;
             if (!ec) {

@@ -57,4 +57,11 @@ fi
 
 # Bad arguments are refused with usage and status 2.
 "$bin/echo_server" --port >/dev/null 2>&1; [ $? -eq 2 ] && echo "ok: bad arguments give status 2" || { echo "FAIL: bad arguments"; status=1; }
+for bad in "--deflate --deflate-window 7" "--deflate --deflate-window 16" "--no-context-takeover" "--deflate-window 9"; do
+  # shellcheck disable=SC2086 # the words are the arguments
+  "$bin/echo_server" --port 0 $bad >/dev/null 2>&1
+  [ $? -eq 2 ] && echo "ok: echo_server $bad: status 2" || { echo "FAIL: echo_server $bad was accepted"; status=1; }
+  "$bin/autobahn_client" ws://127.0.0.1:1 $bad >/dev/null 2>&1
+  [ $? -eq 2 ] && echo "ok: autobahn_client $bad: status 2" || { echo "FAIL: autobahn_client $bad was accepted"; status=1; }
+done
 exit $status

@@ -99,6 +99,14 @@ public:
             ec = error::extension_failed;
             return 0;
         }
+        if (size == 0) {
+            // An empty message is one byte, 0x00: with the peer's 00 00 ff ff an empty stored
+            // block (RFC 7692 §7.2.3.6). zlib cannot make it: a second sync flush with no input
+            // is Z_BUF_ERROR and emits nothing. Our stream is byte-aligned after every message,
+            // so the block changes neither side's window.
+            out.assign(1, 0x00);
+            return rsv1_bit;
+        }
         def_.next_in = const_cast<unsigned char*>(data); // zlib's API is not const-correct
         std::size_t used = 0;
         std::size_t pending = size;

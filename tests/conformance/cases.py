@@ -159,8 +159,9 @@ class Deflate:
             offer); the pair adds server_no_context_takeover and server_max_window_bits=N.
     accept  when the fuzzer is the server: the (request_no_context_takeover,
             request_max_window_bits) pairs to try in order against the client's offers; a pair
-            fits an offer if the offer has client_no_context_takeover (when the pair asks for
-            it) and client_max_window_bits (when the pair asks for a window size). The
+            fits an offer if the offer has client_max_window_bits (when the pair asks for a
+            window size); client_no_context_takeover may be asked of any offer (RFC 7692
+            §7.1.1.2, and Autobahn's offer parser assumes it). The
             response echoes the offer's server_* parameters and adds client_no_context_takeover
             and client_max_window_bits=N as the pair says. No fitting offer: UNIMPLEMENTED.
     """

@@ -14,9 +14,10 @@
 # usage: tests/conformance/run.sh <build-dir> [extra fuzzer options, e.g. --cases 6.*]
 set -u
 
-# >>> DEFLATE_FLAGS: the options that make examples/echo_server and examples/autobahn_client
-# >>> negotiate permessage-deflate, passed to both when DUPLEX_CONFORMANCE_DEFLATE=1. Adjust to
-# >>> the examples' real option once they have it (or set DUPLEX_CONFORMANCE_DEFLATE_FLAGS).
+# DEFLATE_FLAGS: the options that make examples/echo_server and examples/autobahn_client
+# negotiate permessage-deflate, passed to both when DUPLEX_CONFORMANCE_DEFLATE=1: --deflate
+# (the server answers offers as duplex's defaults do, the client makes duplex's default offer).
+# Set DUPLEX_CONFORMANCE_DEFLATE_FLAGS to try others, e.g. "--deflate --deflate-window 9".
 DEFLATE_FLAGS=${DUPLEX_CONFORMANCE_DEFLATE_FLAGS---deflate}
 
 here=$(cd "$(dirname "$0")" && pwd)

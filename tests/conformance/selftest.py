@@ -434,8 +434,9 @@ SERVER_ONLY = [
     (("deflate_offer_small",), "12.1.4", C.OK),      # our compressor: no context takeover, window 2^8
     (("deflate_offer_small",), "13.4.4", C.OK),
     (("deflate_plain_offer",), "12.1.1", C.OK),
-    (("deflate_plain_offer",), "13.2.1", C.UNIMPLEMENTED),  # no client_no_context_takeover to accept
-    (("deflate_plain_offer",), "13.7.1", C.OK),             # falls back to the plain acceptance
+    (("deflate_plain_offer",), "13.2.1", C.OK),             # client_no_context_takeover needs no offer
+    (("deflate_plain_offer",), "13.3.1", C.UNIMPLEMENTED),  # no client_max_window_bits to answer
+    (("deflate_plain_offer",), "13.7.1", C.OK),             # falls back to 13.2's acceptance
 ]
 
 

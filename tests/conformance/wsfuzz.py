@@ -337,7 +337,11 @@ def server_agree(accept, values):
         return None, None, "the client offered no permessage-deflate"
     for req_nct, req_bits in accept:
         for o in offers:
-            if (req_nct and not o.cnct) or (req_bits and o.cmwb is None):
+            # client_max_window_bits may be answered only to an offer that has it (§7.1.2.2);
+            # client_no_context_takeover to any offer (§7.1.1.2: "A server MAY include" it; the
+            # offer's parameter is only a hint). Autobahn likewise: its PerMessageDeflateOffer
+            # has accept_no_context_takeover True whatever the client sent.
+            if req_bits and o.cmwb is None:
                 continue
             parts = [PMD]
             if o.snct:

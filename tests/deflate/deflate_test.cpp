@@ -184,6 +184,32 @@ TEST_CASE("extension: zlib decodes what duplex compresses, and the reverse, with
     }
 }
 
+TEST_CASE("extension: empty messages between others are compressed, as 0x00, and keep the context") {
+    // zlib emits nothing for a second sync flush without input (Z_BUF_ERROR): an empty message
+    // after another one used to go out uncompressed and reset the compressor.
+    const bool takeover = GENERATE(true, false);
+    deflate_agreement a;
+    a.server_no_context_takeover = !takeover;
+    permessage_deflate server(role::server, a);
+    permessage_deflate client(role::client, a);
+    zlib_peer::decompressor zlib_in(15);
+    const std::string hello = "a message that repeats: a message that repeats";
+    const std::string sequence[] = {hello, "", "", hello, "", hello};
+    std::size_t last_hello = 0;
+    for (const std::string& text : sequence) {
+        const encoded e = encode(server, text);
+        REQUIRE(e.rsv == duplex::rsv1_bit);
+        if (text.empty())
+            CHECK(e.payload == bytes{0x00});
+        else
+            last_hello = e.payload.size();
+        CHECK(zlib_peer::s(zlib_in.message(e.payload)) == text);
+        CHECK(decode(client, e.payload) == text);
+    }
+    if (takeover) // the last hello refers to the earlier ones: a few bytes
+        CHECK(last_hello < hello.size() / 4);
+}
+
 TEST_CASE("extension: a window of 8 bits is honoured although zlib compresses with 9") {
     // The client agreed to client_max_window_bits=8; zlib's raw deflate needs 9, whose matches
     // reach back at most 250 bytes. zlib inflating with an 8-bit window must accept all of it.

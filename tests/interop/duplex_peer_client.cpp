@@ -4,6 +4,7 @@
 //   duplex_peer_client URL [--protocols a,b] [--expect-protocol NAME] [--close CODE REASON]
 //                      [--handshake-only] [--expect-server-close CODE REASON]
 //                      [--expect-ping PAYLOAD] [--timeout SECONDS]
+//                      [--deflate[=PARAMS]] [--expect-extensions TEXT]
 //
 // Connects to URL offering the subprotocols given (most preferred first) and checks that the
 // server chose NAME (none by default). Then, unless --handshake-only, it runs a fixed script
@@ -18,12 +19,23 @@
 // code. --expect-ping checks that the server's ping arrived and that the client answered it
 // with a pong carrying the same payload.
 //
+// --deflate offers permessage-deflate (RFC 7692): duplex's default offer, or one offer with
+// PARAMS, a comma-separated list of server_no_context_takeover, client_no_context_takeover,
+// server_max_window_bits=N, client_max_window_bits[=N]. The server's Sec-WebSocket-Extensions
+// (read off the wire) must then name permessage-deflate (exactly TEXT with
+// --expect-extensions), and the wire tap checks that every message went out and came back
+// compressed (RSV1 on its first frame, nowhere else) and that the 16 MiB text message was
+// under 1 MiB on the wire both ways. Without --deflate, no frame may carry RSV1. Either way the
+// script also sends a ping while a 16 MiB message is being written and checks its pong.
+//
 // Each check prints "ok - ..." or "FAIL - ...". Exit status: 0 if every check passed, 1 if one
 // failed, 2 for bad arguments.
+#include "peer_args.hpp"
 #include "wire_tap.hpp"
 
 #include <duplex/asio.hpp>
 #include <duplex/asio/connect.hpp>
+#include <duplex/asio/deflate.hpp>
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
@@ -31,11 +43,13 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -59,6 +73,8 @@ struct settings {
     std::optional<std::pair<unsigned, std::string>> server_close;
     std::optional<std::string> expect_ping;
     unsigned timeout_seconds = 60;
+    std::optional<duplex::deflate_options> deflate;
+    std::optional<std::string> expect_extensions;
 };
 
 int failures = 0;
@@ -100,17 +116,7 @@ std::string quoted(std::string_view s) {
     return out + "\"";
 }
 
-std::vector<std::string> split_list(std::string_view s) {
-    std::vector<std::string> out;
-    while (!s.empty()) {
-        const std::size_t comma = s.find(',');
-        out.emplace_back(s.substr(0, comma));
-        if (comma == std::string_view::npos)
-            break;
-        s.remove_prefix(comma + 1);
-    }
-    return out;
-}
+using interop::split_list;
 
 // What went wrong with a read, in words, including the peer's close code if it closed.
 std::string read_error(ws_stream& ws, std::error_code ec) {
@@ -154,17 +160,46 @@ asio::awaitable<bool> echo(ws_stream& ws, duplex::opcode op, std::string_view pa
     co_return true;
 }
 
+bool deflating = false; // permessage-deflate was offered (and must have been agreed)
+
 // Checks how many frames the message just echoed went out in: echo() sends one message and
-// reads one, so the last data message on the outgoing wire is that one.
-void check_sent_frames(ws_stream& ws, std::size_t want, const std::string& name) {
+// reads one, so the last data message on the outgoing wire is that one. It is cut into frames
+// of fragment_size bytes of its payload on the wire (compressed, with permessage-deflate).
+void check_sent_frames(ws_stream& ws, const std::string& name) {
     const auto& sent = ws.next_layer().out.messages;
     if (sent.empty()) {
         fail(name + ": not seen on the wire");
         return;
     }
     const auto& m = sent.back();
-    check(m.frames == want, name + " went out in " + std::to_string(want) + " frames",
+    const std::size_t want = std::max<std::size_t>(1, static_cast<std::size_t>((m.size + fragment_size - 1) / fragment_size));
+    check(m.frames == want,
+          name + " went out in " + std::to_string(want) + " frames (" + std::to_string(m.size) + " bytes on the wire)",
           "it went out in " + std::to_string(m.frames));
+}
+
+// With permessage-deflate: the message just echoed went out compressed and its echo came back
+// compressed (RSV1), each at most `max_wire` bytes on the wire if given. Without: neither was.
+void check_compressed(ws_stream& ws, const std::string& name, std::uint64_t max_wire = 0) {
+    const auto& sent = ws.next_layer().out.messages;
+    const auto& got = ws.next_layer().in.messages;
+    if (sent.empty() || got.empty()) {
+        fail(name + ": not seen on the wire");
+        return;
+    }
+    const auto& a = sent.back();
+    const auto& b = got.back();
+    if (!deflating) {
+        check(!a.compressed && !b.compressed, name + ": no RSV1 either way (no extension)");
+        return;
+    }
+    check(a.compressed && b.compressed, name + ": compressed both ways (RSV1)",
+          std::string("sent ") + (a.compressed ? "compressed" : "uncompressed") + ", echo " +
+              (b.compressed ? "compressed" : "uncompressed"));
+    if (max_wire != 0)
+        check(a.size <= max_wire && b.size <= max_wire,
+              name + ": at most " + std::to_string(max_wire) + " bytes on the wire both ways",
+              "sent " + std::to_string(a.size) + ", echo " + std::to_string(b.size));
 }
 
 std::string utf8_text(std::size_t units) {
@@ -188,33 +223,96 @@ std::string random_bytes(std::size_t n, std::uint64_t seed) {
     return s;
 }
 
+// A ping while a 16 MiB message is being written (writes queue; the ping may go out between
+// its frames): the echo must come back whole, and the pong with the ping's payload.
+asio::awaitable<void> ping_during_message(ws_stream& ws, const std::string& big_binary) {
+    using duplex::opcode;
+    const std::string during = "ping during a message";
+    // The handlers may outlive this frame if the read fails first: they share their results.
+    struct results {
+        bool written = false;
+        std::error_code write_ec, ping_ec;
+    };
+    const auto r = std::make_shared<results>();
+    ws.async_write(opcode::binary, big_binary.data(), big_binary.size(), [r](std::error_code e) {
+        r->write_ec = e;
+        r->written = true;
+    });
+    ws.async_ping(during, [r](std::error_code e) { r->ping_ec = e; });
+    std::error_code read_ec;
+    const duplex::message m = co_await ws.async_read(asio::redirect_error(use_awaitable, read_ec));
+    const bool whole = !read_ec && r->written && !r->write_ec && !r->ping_ec && m.op == opcode::binary &&
+                       m.data == big_binary;
+    check(whole, "16 MiB binary message with a ping during it echoed",
+          read_ec       ? read_error(ws, read_ec)
+          : !r->written ? "the write had not completed"
+          : r->write_ec ? r->write_ec.message()
+          : r->ping_ec  ? "ping: " + r->ping_ec.message()
+                        : describe_difference(m.data, big_binary));
+    if (whole) {
+        check_compressed(ws, "16 MiB binary message with a ping during it");
+        bool seen = ws.next_layer().in.saw(interop::op_pong, during);
+        for (int round = 0; round < 3 && !seen; ++round) {
+            if (!co_await echo(ws, opcode::text, "after the ping during a message", "message after that ping"))
+                break;
+            seen = ws.next_layer().in.saw(interop::op_pong, during);
+        }
+        check(seen, "pong for the ping sent during a message received (" +
+                        std::to_string(ws.next_layer().out.controls_inside_messages) +
+                        " control frames of ours went out between a message's frames)");
+    }
+}
+
+asio::awaitable<void> big_messages(ws_stream& ws);
+
+// The script: every kind of message, each echoed and checked.
 asio::awaitable<void> script(ws_stream& ws) {
     using duplex::opcode;
-    co_await echo(ws, opcode::text, "hello, interop \xe2\x9c\x93 \xc3\xbc \xf0\x9f\x98\x80", "text message");
+    if (co_await echo(ws, opcode::text, "hello, interop \xe2\x9c\x93 \xc3\xbc \xf0\x9f\x98\x80", "text message"))
+        check_compressed(ws, "text message");
 
     std::string all_bytes(256, '\0');
     for (int i = 0; i < 256; ++i)
         all_bytes[static_cast<std::size_t>(i)] = static_cast<char>(i);
-    co_await echo(ws, opcode::binary, all_bytes, "binary message");
+    if (co_await echo(ws, opcode::binary, all_bytes, "binary message"))
+        check_compressed(ws, "binary message");
 
-    co_await echo(ws, opcode::text, "", "empty text message");
-    co_await echo(ws, opcode::binary, "", "empty binary message");
+    if (co_await echo(ws, opcode::text, "", "empty text message"))
+        check_compressed(ws, "empty text message");
+    if (co_await echo(ws, opcode::binary, "", "empty binary message"))
+        check_compressed(ws, "empty binary message");
 
-    // 150000 bytes in frames of 65536: both boundaries fall inside a 4-byte character.
+    // 150000 bytes in frames of 65536: both boundaries fall inside a 4-byte character (without
+    // compression; compressed, it is a few hundred bytes in one frame).
     const std::string fragmented_text = utf8_text(15000);
-    if (co_await echo(ws, opcode::text, fragmented_text, "fragmented text message"))
-        check_sent_frames(ws, 3, "fragmented text message");
+    if (co_await echo(ws, opcode::text, fragmented_text, "fragmented text message")) {
+        check_sent_frames(ws, "fragmented text message");
+        check_compressed(ws, "fragmented text message");
+    }
 
+    // Random bytes do not compress: 4 frames either way.
     const std::string fragmented_binary = random_bytes(200000, 7);
-    if (co_await echo(ws, opcode::binary, fragmented_binary, "fragmented binary message"))
-        check_sent_frames(ws, 4, "fragmented binary message");
+    if (co_await echo(ws, opcode::binary, fragmented_binary, "fragmented binary message")) {
+        check_sent_frames(ws, "fragmented binary message");
+        check_compressed(ws, "fragmented binary message");
+    }
 
+    co_await big_messages(ws);
+}
+
+// The 16 MiB messages, a ping during one, and a ping between messages.
+asio::awaitable<void> big_messages(ws_stream& ws) {
+    using duplex::opcode;
     const std::string big_binary = random_bytes(big_size, 0x9e3779b97f4a7c15ull);
-    co_await echo(ws, opcode::binary, big_binary, "16 MiB binary message");
+    if (co_await echo(ws, opcode::binary, big_binary, "16 MiB binary message"))
+        check_compressed(ws, "16 MiB binary message");
 
     std::string big_text = utf8_text(big_size / 10);
     big_text.append(big_size - big_text.size(), 'x');
-    co_await echo(ws, opcode::text, big_text, "16 MiB text message");
+    if (co_await echo(ws, opcode::text, big_text, "16 MiB text message"))
+        check_compressed(ws, "16 MiB text message", deflating ? 1024 * 1024 : 0);
+
+    co_await ping_during_message(ws, big_binary);
 
     // A ping: its pong must carry the payload. duplex's stream answers pings but does not report
     // pongs, so the tap watches for it; it comes before the echo of the message sent after it.
@@ -238,10 +336,16 @@ asio::awaitable<void> run(ws_stream& ws, const settings& s, const duplex::ws_url
     duplex::asio::stream_options options;
     options.engine.fragment_size = fragment_size;
     options.engine.max_message_size = big_size;
-    options.engine.max_frame_size = big_size;
+    // Compressed, 16 MiB of random bytes is a little more than 16 MiB on the wire, in one frame
+    // from peers that do not fragment: the frame limit (on the wire) needs a margin.
+    options.engine.max_frame_size = big_size + big_size / 16;
+    // Room for a ping behind a queued 16 MiB message (see ping_during_message).
+    options.engine.send_queue_limit = 2 * big_size;
     ws.set_options(options);
     duplex::client_handshake_options handshake;
     handshake.subprotocols = s.protocols;
+    if (s.deflate)
+        duplex::asio::enable_deflate(ws, handshake, *s.deflate);
 
     std::error_code ec;
     co_await duplex::asio::async_connect(ws, url, handshake, asio::redirect_error(use_awaitable, ec));
@@ -256,6 +360,15 @@ asio::awaitable<void> run(ws_stream& ws, const settings& s, const duplex::ws_url
     check(ws.subprotocol() == s.expect_protocol,
           "subprotocol " + quoted(s.expect_protocol) + " chosen from [" + offered + "]",
           "the server chose " + quoted(ws.subprotocol()));
+    const std::string extensions = interop::header_value(ws.next_layer().in.head, "Sec-WebSocket-Extensions");
+    if (s.expect_extensions)
+        check(extensions == *s.expect_extensions, "the server answered Sec-WebSocket-Extensions: " + *s.expect_extensions,
+              "it answered " + quoted(extensions));
+    else if (s.deflate)
+        check(extensions.rfind("permessage-deflate", 0) == 0,
+              "the server agreed on permessage-deflate (" + extensions + ")", "it answered " + quoted(extensions));
+    else
+        check(extensions.empty(), "no extension agreed (none offered)", "the server answered " + quoted(extensions));
 
     if (s.server_close) {
         const auto& [code, reason] = *s.server_close;
@@ -295,6 +408,15 @@ void wire_checks(ws_stream& ws, const settings& s) {
     const auto& out = ws.next_layer().out;
     check(in.error.empty(), "the server's frames are well-formed", in.error);
     check(out.error.empty(), "our frames are well-formed", out.error);
+    if (!s.deflate)
+        check(in.compressed_count() == 0 && out.compressed_count() == 0, "no message had RSV1 (no extension)");
+    else if (!s.handshake_only && !s.server_close)
+        check(in.compressed_count() == in.messages.size() && out.compressed_count() == out.messages.size(),
+              "every message was compressed both ways (" + std::to_string(out.messages.size()) + " sent, " +
+                  std::to_string(in.messages.size()) + " received)",
+              std::to_string(out.compressed_count()) + " of " + std::to_string(out.messages.size()) + " sent, " +
+                  std::to_string(in.compressed_count()) + " of " + std::to_string(in.messages.size()) +
+                  " received");
     if (s.expect_ping) {
         check(in.saw(interop::op_ping, *s.expect_ping), "the server's ping " + quoted(*s.expect_ping) + " arrived");
         check(out.saw(interop::op_pong, *s.expect_ping), "we answered it with a pong carrying its payload");
@@ -311,15 +433,34 @@ void usage(const char* argv0) {
     std::fprintf(stderr,
                  "usage: %s URL [--protocols a,b] [--expect-protocol NAME] [--close CODE REASON]\n"
                  "          [--handshake-only] [--expect-server-close CODE REASON]\n"
-                 "          [--expect-ping PAYLOAD] [--timeout SECONDS]\n",
+                 "          [--expect-ping PAYLOAD] [--timeout SECONDS]\n"
+                 "          [--deflate[=PARAMS]] [--expect-extensions TEXT]\n"
+                 "  PARAMS: comma-separated server_no_context_takeover, client_no_context_takeover,\n"
+                 "          server_max_window_bits=N, client_max_window_bits[=N] (one offer)\n",
                  argv0);
+}
+
+// "server_max_window_bits=9,client_no_context_takeover" -> one offer; false if malformed.
+bool parse_deflate_offer(std::string_view text, duplex::deflate_options& o) {
+    duplex::deflate_parameters p;
+    if (!interop::parse_deflate_params(text, true, p))
+        return false;
+    o.offers = {p};
+    return true;
 }
 
 bool parse_args(int argc, char** argv, settings& s) {
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         const bool one = i + 1 < argc, two = i + 2 < argc;
-        if (arg == "--protocols" && one)
+        if (arg == "--deflate")
+            s.deflate.emplace();
+        else if (arg.rfind("--deflate=", 0) == 0) {
+            if (!parse_deflate_offer(std::string_view(arg).substr(10), s.deflate.emplace()))
+                return false;
+        } else if (arg == "--expect-extensions" && one)
+            s.expect_extensions = argv[++i];
+        else if (arg == "--protocols" && one)
             s.protocols = split_list(argv[++i]);
         else if (arg == "--expect-protocol" && one)
             s.expect_protocol = argv[++i];
@@ -359,6 +500,7 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    deflating = s.deflate.has_value();
     asio::io_context io;
     ws_stream ws(io.get_executor());
     asio::steady_timer deadline(io, std::chrono::seconds(s.timeout_seconds));

@@ -2,6 +2,7 @@
 // another implementation's client, for tests/interop/run.sh.
 //
 //   duplex_peer_server [--address 127.0.0.1] [--port 0] [--subprotocols a,b] [--connections N]
+//                      [--deflate[=PARAMS]]
 //
 // Prints "listening on ADDRESS:PORT" once it listens (the real port for --port 0). What each
 // connection gets depends on its path:
@@ -17,9 +18,19 @@
 // code and reason it received ("conn N close-received CODE \"REASON\""), and checks print
 // "ok - ..." or "FAIL - ...". It exits 0 after N connections have ended (--connections N) or
 // on SIGTERM or SIGINT.
+//
+// --deflate accepts permessage-deflate (RFC 7692) offers as duplex's defaults answer them, or
+// with PARAMS, a comma-separated list of the server's settings: server_no_context_takeover,
+// client_no_context_takeover (answered whatever the offer), server_max_window_bits=N (our
+// largest window), client_max_window_bits=N (asked of a client that offered the parameter).
+// The open line then ends with extensions="..." (our answer, read off the wire), and at the end
+// of each echoing connection a check says whether every message was compressed both ways (RSV1
+// on its first frame) if the extension was agreed, or that none was if not.
+#include "peer_args.hpp"
 #include "wire_tap.hpp"
 
 #include <duplex/asio.hpp>
+#include <duplex/asio/deflate.hpp>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -31,6 +42,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +56,7 @@ constexpr auto use_awaitable = asio::use_awaitable;
 
 struct server {
     std::vector<std::string> subprotocols;
+    std::optional<duplex::deflate_options> deflate;
     unsigned connections = 0; // exit after this many have ended; 0: run until a signal
     unsigned started = 0;
     unsigned ended = 0;
@@ -114,6 +127,15 @@ asio::awaitable<void> session(tcp::socket socket, unsigned id, server& srv) {
         path = std::string(r.path);
         return true;
     };
+    if (srv.deflate) {
+        // Compressed, 16 MiB of random bytes is a little more than 16 MiB on the wire, in one
+        // frame from peers that do not fragment: the frame limit (on the wire) needs a margin.
+        // Messages stay limited to 16 MiB (decompressed).
+        duplex::asio::stream_options limits;
+        limits.engine.max_frame_size += limits.engine.max_frame_size / 16;
+        ws.set_options(limits);
+        duplex::asio::enable_deflate(ws, options, *srv.deflate);
+    }
     std::error_code ec;
     co_await ws.async_accept(std::move(options), asio::redirect_error(use_awaitable, ec));
     if (ec) {
@@ -121,7 +143,9 @@ asio::awaitable<void> session(tcp::socket socket, unsigned id, server& srv) {
         connection_ended(srv);
         co_return;
     }
-    say(conn + " open path=" + path + " subprotocol=" + quoted(ws.subprotocol()));
+    const std::string extensions = interop::header_value(ws.next_layer().out.head, "Sec-WebSocket-Extensions");
+    say(conn + " open path=" + path + " subprotocol=" + quoted(ws.subprotocol()) +
+        (srv.deflate ? " extensions=" + quoted(extensions) : ""));
 
     if (path.rfind("/close/", 0) == 0) {
         const unsigned code = static_cast<unsigned>(std::strtoul(path.c_str() + 7, nullptr, 10));
@@ -159,8 +183,21 @@ asio::awaitable<void> session(tcp::socket socket, unsigned id, server& srv) {
     if (path == "/ping")
         check(ws.next_layer().in.saw(interop::op_pong, ping_payload),
               conn + ": the client answered our ping with its payload");
-    check(ws.next_layer().in.error.empty(), conn + ": the client's frames are well-formed", ws.next_layer().in.error);
-    check(ws.next_layer().out.error.empty(), conn + ": our frames are well-formed", ws.next_layer().out.error);
+    const auto& in = ws.next_layer().in;
+    const auto& out = ws.next_layer().out;
+    check(in.error.empty(), conn + ": the client's frames are well-formed", in.error);
+    check(out.error.empty(), conn + ": our frames are well-formed", out.error);
+    const std::string counts = std::to_string(in.compressed_count()) + " of " + std::to_string(in.messages.size()) +
+                               " received, " + std::to_string(out.compressed_count()) + " of " +
+                               std::to_string(out.messages.size()) + " sent";
+    if (extensions.rfind("permessage-deflate", 0) == 0 && in.messages.empty())
+        say(conn + " no messages to compress");
+    else if (extensions.rfind("permessage-deflate", 0) == 0)
+        check(in.compressed_count() == in.messages.size() && out.compressed_count() == out.messages.size(),
+              conn + ": every message was compressed both ways (" + counts + ")", counts);
+    else
+        check(in.compressed_count() == 0 && out.compressed_count() == 0, conn + ": no message had RSV1 (no extension)",
+              counts);
     connection_ended(srv);
 }
 
@@ -177,16 +214,21 @@ asio::awaitable<void> listen(tcp::acceptor& acceptor, server& srv) {
     }
 }
 
-std::vector<std::string> split_list(std::string_view s) {
-    std::vector<std::string> out;
-    while (!s.empty()) {
-        const std::size_t comma = s.find(',');
-        out.emplace_back(s.substr(0, comma));
-        if (comma == std::string_view::npos)
-            break;
-        s.remove_prefix(comma + 1);
-    }
-    return out;
+using interop::split_list;
+
+// "server_max_window_bits=9,client_no_context_takeover" -> the server's settings; false if
+// malformed.
+bool parse_deflate_settings(std::string_view text, duplex::deflate_options& o) {
+    duplex::deflate_parameters p;
+    if (!interop::parse_deflate_params(text, false, p))
+        return false;
+    o.server_no_context_takeover = p.server_no_context_takeover;
+    o.client_no_context_takeover = p.client_no_context_takeover;
+    if (p.server_max_window_bits != 0)
+        o.server_max_window_bits = p.server_max_window_bits;
+    if (p.client_max_window_bits != 0)
+        o.client_max_window_bits = p.client_max_window_bits;
+    return true;
 }
 
 } // namespace
@@ -197,8 +239,18 @@ int main(int argc, char** argv) {
     server srv;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
+        if (arg == "--deflate" || arg.rfind("--deflate=", 0) == 0) {
+            if (!parse_deflate_settings(arg.size() > 9 ? std::string_view(arg).substr(10) : std::string_view{},
+                                        srv.deflate.emplace())) {
+                std::fprintf(stderr, "duplex_peer_server: bad %s\n", arg.c_str());
+                return 2;
+            }
+            continue;
+        }
         if (i + 1 >= argc) {
-            std::fprintf(stderr, "usage: %s [--address 127.0.0.1] [--port 0] [--subprotocols a,b] [--connections N]\n",
+            std::fprintf(stderr,
+                         "usage: %s [--address 127.0.0.1] [--port 0] [--subprotocols a,b] [--connections N]\n"
+                         "          [--deflate[=PARAMS]]\n",
                          argv[0]);
             return 2;
         }

@@ -7,6 +7,11 @@
 #   node client   -> duplex server     duplex client -> node server
 #   chromium page -> examples/echo_server, and -> duplex_peer_server (subprotocol, server closes)
 #
+# and then again with permessage-deflate (RFC 7692) under several parameter sets (windows of 9,
+# 12 and 15 bits, no context takeover), each peer's script of messages: the answer the server
+# gave is checked exactly, and duplex's wire tap checks that every message went out and came
+# back compressed (RSV1 on its first frame only).
+#
 #   tests/interop/run.sh BUILD_DIR
 #
 # BUILD_DIR holds tests/interop/duplex_peer_{client,server} and examples/echo_server. Every
@@ -306,6 +311,115 @@ if start_server "$scratch/page-server.log" "$python" "$peers/page_server.py" "$p
     server_checks "$label: duplex server" "$log"
     expect_line "$label: received the page's close 4000 \"bye\"" "$log" 'close-received 4000 "bye"'
   fi
+  stop_server "$page_server_pid" "page server"
+fi
+
+# ---- 6. permessage-deflate (RFC 7692), each way, under several parameter sets ----
+
+# deflate_params_flag PARAMS: duplex_peer_client's or duplex_peer_server's option for PARAMS
+# ("" for duplex's defaults).
+deflate_flag() { if [ -n "$1" ]; then printf -- '--deflate=%s' "$1"; else printf -- '--deflate'; fi; }
+
+# deflate_peer_client_to_duplex LABEL SERVER_PARAMS CLIENT_PARAMS ANSWER COMMAND...: the peer's
+# client (URL, then --deflate CLIENT_PARAMS) runs its script against duplex_peer_server with
+# SERVER_PARAMS; duplex's answer must be exactly ANSWER, and every message compressed both ways.
+deflate_peer_client_to_duplex() {
+  local label=$1 sparams=$2 cparams=$3 answer=$4 log
+  shift 4
+  runs=$((runs + 1))
+  log=$scratch/duplex-server.deflate.$runs.log
+  start_server "$log" "$server" --port 0 --subprotocols chat.v2,chat "$(deflate_flag "$sparams")" || return
+  run_detailed "$label" 120 "$@" "ws://127.0.0.1:$server_port/" --deflate "$cparams"
+  stop_server "$server_pid" "$label"
+  server_checks "$label: duplex server" "$log"
+  expect_line "$label: duplex answered $answer" "$log" "open path=/ping subprotocol=\"chat\" extensions=\"$answer\""
+  expect_line "$label: every message was compressed both ways" "$log" ": every message was compressed both ways ("
+}
+
+# deflate_duplex_to_peer_server LABEL NAME SERVER_PARAMS CLIENT_PARAMS ANSWER COMMAND...:
+# duplex_peer_client offering CLIENT_PARAMS runs its script against the peer's server (started
+# with --deflate SERVER_PARAMS); the peer's answer must be exactly ANSWER.
+deflate_duplex_to_peer_server() {
+  local label=$1 name=$2 sparams=$3 cparams=$4 answer=$5 log
+  shift 5
+  runs=$((runs + 1))
+  log=$scratch/$name-server.deflate.$runs.log
+  start_server "$log" "$@" --subprotocols chat.v2,chat --deflate "$sparams" || return
+  run_detailed "$label" 60 "$client" "ws://127.0.0.1:$server_port/ping" --protocols chat.v2,chat \
+    --expect-protocol chat.v2 "$(deflate_flag "$cparams")" --expect-extensions "$answer" \
+    --expect-ping "$name-server-ping" --close 4000 "script done ✓" --timeout 50
+  stop_server "$server_pid" "$label"
+  server_checks "$label: $name server" "$log"
+  expect_line "$label: received close 4000 \"script done ✓\"" "$log" 'close-received 4000 "script done ✓"'
+}
+
+# Python websockets' client offers client_max_window_bits with or without a value; it accepts
+# only an answer that fits.
+deflate_peer_client_to_duplex "deflate: python client (default offer) -> duplex server (defaults)" \
+  "" default "permessage-deflate" "$python" "$peers/python_client.py"
+deflate_peer_client_to_duplex "deflate: python client (windows 9) -> duplex server (defaults)" \
+  "" server_max_window_bits=9,client_max_window_bits=9 \
+  "permessage-deflate; server_max_window_bits=9; client_max_window_bits=9" "$python" "$peers/python_client.py"
+deflate_peer_client_to_duplex "deflate: python client -> duplex server (windows 12)" \
+  server_max_window_bits=12,client_max_window_bits=12 client_max_window_bits \
+  "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12" "$python" "$peers/python_client.py"
+deflate_peer_client_to_duplex "deflate: python client (no context takeover) -> duplex server" \
+  "" server_no_context_takeover,client_no_context_takeover \
+  "permessage-deflate; server_no_context_takeover; client_no_context_takeover" "$python" "$peers/python_client.py"
+
+deflate_peer_client_to_duplex "deflate: node client (default offer) -> duplex server (defaults)" \
+  "" default "permessage-deflate" node "$peers/node_client.js"
+deflate_peer_client_to_duplex "deflate: node client (server window 9) -> duplex server (client window 12)" \
+  client_max_window_bits=12 server_max_window_bits=9,client_max_window_bits \
+  "permessage-deflate; server_max_window_bits=9; client_max_window_bits=12" node "$peers/node_client.js"
+deflate_peer_client_to_duplex "deflate: node client -> duplex server (no context takeover, windows 15)" \
+  server_no_context_takeover,client_no_context_takeover,server_max_window_bits=15 client_max_window_bits=15 \
+  "permessage-deflate; server_no_context_takeover; client_no_context_takeover" node "$peers/node_client.js"
+
+deflate_duplex_to_peer_server "deflate: duplex client (default offer) -> python server (windows 12)" python \
+  server_max_window_bits=12,client_max_window_bits=12 "" \
+  "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12" "$python" "$peers/python_server.py"
+deflate_duplex_to_peer_server "deflate: duplex client (windows 9) -> python server (windows 15)" python \
+  server_max_window_bits=15,client_max_window_bits=15 server_max_window_bits=9,client_max_window_bits=9 \
+  "permessage-deflate; server_max_window_bits=9; client_max_window_bits=9" "$python" "$peers/python_server.py"
+deflate_duplex_to_peer_server "deflate: duplex client -> python server (no context takeover)" python \
+  server_no_context_takeover,client_no_context_takeover "" \
+  "permessage-deflate; server_no_context_takeover; client_no_context_takeover" "$python" "$peers/python_server.py"
+
+deflate_duplex_to_peer_server "deflate: duplex client (default offer) -> node server (defaults)" node \
+  default "" "permessage-deflate" node "$peers/node_server.js"
+deflate_duplex_to_peer_server "deflate: duplex client (no context takeover, windows 12) -> node server (window 9)" node \
+  server_max_window_bits=9 server_no_context_takeover,client_no_context_takeover,server_max_window_bits=12,client_max_window_bits=12 \
+  "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=12" \
+  node "$peers/node_server.js"
+
+# Chromium offers "permessage-deflate; client_max_window_bits" and compresses every message.
+if start_server "$scratch/page-server.deflate.log" "$python" "$peers/page_server.py" "$peers"; then
+  page_server_pid=$server_pid
+  page_port=$server_port
+  for window in 15 9; do
+    label="deflate: chromium -> echo_server --deflate --deflate-window $window"
+    if start_server "$scratch/echo-server.deflate.$window.log" "$echo_server" --address 127.0.0.1 --port 0 \
+      --deflate --deflate-window "$window"; then
+      chromium_page "$label" "ws=$server_port&expect-extension=permessage-deflate"
+      stop_server "$server_pid" "$label"
+    fi
+  done
+  for settings in server_max_window_bits=12,client_max_window_bits=12 server_no_context_takeover,client_no_context_takeover; do
+    label="deflate: chromium -> duplex server ($settings)"
+    log=$scratch/duplex-server.chromium.$settings.log
+    if start_server "$log" "$server" --port 0 --subprotocols chat.v2,chat "--deflate=$settings"; then
+      chromium_page "$label" "ws=$server_port&protocols=chat&expect-protocol=chat&expect-extension=permessage-deflate"
+      stop_server "$server_pid" "$label"
+      server_checks "$label: duplex server" "$log"
+      expect_line "$label: every message was compressed both ways" "$log" ": every message was compressed both ways ("
+      case $settings in
+        server_max*) answer="permessage-deflate; server_max_window_bits=12; client_max_window_bits=12" ;;
+        *) answer="permessage-deflate; server_no_context_takeover; client_no_context_takeover" ;;
+      esac
+      expect_line "$label: duplex answered $answer" "$log" "extensions=\"$answer\""
+    fi
+  done
   stop_server "$page_server_pid" "page server"
 fi
 

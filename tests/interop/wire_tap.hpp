@@ -2,7 +2,10 @@
 // way, for the interop programs. duplex's streams report a peer's close code but neither its
 // close reason nor the pongs that arrive, and the interop checks want both, plus the frames a
 // message really went out in. The tap parses both directions with its own small RFC 6455
-// frame reader (not duplex's, so that it checks duplex rather than trusting it).
+// frame reader (not duplex's, so that it checks duplex rather than trusting it). For
+// permessage-deflate (RFC 7692) it records whether each message was compressed (RSV1 on its
+// first frame), rejects RSV1 anywhere else and RSV2/RSV3 everywhere, and keeps the HTTP head so
+// that the negotiated Sec-WebSocket-Extensions can be read from the wire.
 //
 // tap_socket is an asio::ip::tcp::socket (so duplex::asio::async_connect accepts it) whose
 // reads and writes, synchronous and asynchronous, pass through a frame_parser on the way.
@@ -13,6 +16,7 @@
 #include <asio/ip/tcp.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -42,13 +46,40 @@ struct control_frame {
     }
 };
 
-/// A whole data message as seen on the wire: its opcode, its size, and how many frames it
-/// took.
+/// A whole data message as seen on the wire: its opcode, its size on the wire (compressed, if
+/// it was), how many frames it took, and whether its first frame had RSV1 (compressed).
 struct data_message {
     std::uint8_t op = 0;
     std::uint64_t size = 0;
     std::size_t frames = 0;
+    bool compressed = false;
 };
+
+/// The value of the header field `name` (case-insensitive) in an HTTP head, several lines
+/// joined with ", "; empty if absent.
+inline std::string header_value(std::string_view head, std::string_view name) {
+    std::string out;
+    std::size_t at = head.find("\r\n");
+    while (at != std::string_view::npos && at + 2 < head.size()) {
+        const std::size_t begin = at + 2;
+        const std::size_t end = head.find("\r\n", begin);
+        const std::string_view line = head.substr(begin, end == std::string_view::npos ? end : end - begin);
+        const std::size_t colon = line.find(':');
+        if (colon == name.size() &&
+            std::equal(name.begin(), name.end(), line.begin(), [](char a, char b) {
+                return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+            })) {
+            std::string_view v = line.substr(colon + 1);
+            while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+                v.remove_prefix(1);
+            while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+                v.remove_suffix(1);
+            out += (out.empty() ? "" : ", ") + std::string(v);
+        }
+        at = end;
+    }
+    return out;
+}
 
 /// One direction of a connection: skips the HTTP head (up to the blank line), then reads frame
 /// headers, keeps control payloads and counts the frames of each data message. Payload bytes
@@ -57,11 +88,23 @@ class frame_parser {
 public:
     std::vector<control_frame> controls;
     std::vector<data_message> messages;
+    std::string head;  // the HTTP head, up to and including its blank line (at most 16 KiB)
     std::string error; // set if the bytes were not well-formed frames; parsing stops
+    std::size_t controls_inside_messages = 0; // control frames between a message's frames
+
+    /// How many data messages had RSV1 (were compressed).
+    std::size_t compressed_count() const {
+        std::size_t n = 0;
+        for (const auto& m : messages)
+            n += m.compressed ? 1 : 0;
+        return n;
+    }
 
     void feed(const unsigned char* p, std::size_t n) {
         while (n > 0 && error.empty()) {
             if (in_head_) {
+                if (head.size() < 16 * 1024)
+                    head += static_cast<char>(*p);
                 tail_ = tail_ << 8 | *p++;
                 --n;
                 if (tail_ == 0x0d0a0d0a)
@@ -111,7 +154,10 @@ private:
 
     void start_frame() {
         const bool fin = (head_[0] & 0x80) != 0;
+        const bool rsv1 = (head_[0] & 0x40) != 0;
         const std::uint8_t op = head_[0] & 0x0f;
+        if ((head_[0] & 0x30) != 0)
+            return fail("RSV2 or RSV3 set (no extension defines them)");
         const bool masked = (head_[1] & 0x80) != 0;
         const unsigned len7 = head_[1] & 0x7f;
         std::uint64_t length = len7;
@@ -132,15 +178,21 @@ private:
         if (control_) {
             if (!fin || length > 125)
                 return fail("control frame fragmented or over 125 bytes");
+            if (rsv1)
+                return fail("RSV1 on a control frame");
             current_ = control_frame{op, {}};
+            if (in_message_)
+                ++controls_inside_messages;
         } else if (op == op_continuation) {
             if (!in_message_)
                 return fail("continuation frame with no message in progress");
+            if (rsv1)
+                return fail("RSV1 on a continuation frame (RFC 7692 §6: first frame only)");
         } else if (op == op_text || op == op_binary) {
             if (in_message_)
                 return fail("new data message before the last one ended");
             in_message_ = true;
-            message_ = data_message{op, 0, 0};
+            message_ = data_message{op, 0, 0, rsv1};
         } else {
             return fail("reserved opcode " + std::to_string(op));
         }

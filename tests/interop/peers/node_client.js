@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Node ws client against an echo server (duplex_peer_server), for tests/interop/run.sh.
 //
-//   NODE_PATH=/usr/share/nodejs node node_client.js ws://127.0.0.1:PORT/
+//   NODE_PATH=/usr/share/nodejs node node_client.js ws://127.0.0.1:PORT/ [--deflate PARAMS]
 //
 // The server is expected to behave as duplex_peer_server does with --subprotocols
 // chat.v2,chat: echo every message, ping on /ping, close at once with CODE on /close/CODE.
@@ -17,8 +17,12 @@
 //   * one connection per valid close code that the server closes (/close/CODE), checking the
 //     code and the reason "server close CODE ✓".
 //
-// ws offers permessage-deflate by default; duplex declines it. Exit status 0 if every check
-// here passed, 1 otherwise.
+// ws offers permessage-deflate by default; duplex_peer_server without --deflate declines it.
+// With --deflate PARAMS ("default", or a comma-separated list of server_no_context_takeover,
+// client_no_context_takeover, server_max_window_bits=N, client_max_window_bits[=N]) it offers
+// those parameters, compresses every message (threshold 0; ws's default skips those under 1 KiB),
+// runs only the /ping script and checks that the extension was agreed. Exit status 0 if every
+// check here passed, 1 otherwise.
 'use strict';
 
 const crypto = require('crypto');
@@ -30,6 +34,11 @@ const BIG = 16 * 1024 * 1024;
 const FRAGMENT = 65536;
 const TIMEOUT = 30000;
 let failures = 0;
+let deflate = null; // ws's perMessageDeflate options for --deflate
+
+function deflateOptions(params) {
+  return require('./deflate_options.js').deflateOptions(params, 'client');
+}
 
 function check(good, what, detail) {
   if (!good) ++failures;
@@ -48,7 +57,9 @@ function withTimeout(promise, what) {
 // A connection with a queue of incoming messages, so that a read never misses one.
 class Peer {
   constructor(url, protocols) {
-    this.ws = new WebSocket(url, protocols, { maxPayload: 64 * 1024 * 1024 });
+    const options = { maxPayload: 64 * 1024 * 1024 };
+    if (deflate) options.perMessageDeflate = deflate;
+    this.ws = new WebSocket(url, protocols, options);
     this.queue = [];
     this.waiting = [];
     this.pongs = [];
@@ -141,6 +152,9 @@ async function script(base) {
   const peer = new Peer(base + 'ping', ['x-unknown', 'chat', 'chat.v2']);
   await peer.open();
   check(peer.ws.protocol === 'chat', 'script connection: subprotocol "chat" chosen', `got ${JSON.stringify(peer.ws.protocol)}`);
+  if (deflate)
+    check(peer.ws.extensions.startsWith('permessage-deflate'), `permessage-deflate agreed: ${peer.ws.extensions}`,
+          `extensions ${JSON.stringify(peer.ws.extensions)}`);
   await echo(peer, Buffer.from('hello, interop ✓ ü 😀'), false, 'text message');
   await echo(peer, Buffer.from([...Array(256).keys()]), true, 'binary message');
   await echo(peer, Buffer.alloc(0), false, 'empty text message');
@@ -188,13 +202,17 @@ async function serverCloses(base) {
 }
 
 async function main() {
+  if (process.argv.length === 5 && process.argv[3] === '--deflate') {
+    deflate = deflateOptions(process.argv[4]);
+    process.argv.length = 3;
+  }
   if (process.argv.length !== 3) {
-    process.stderr.write('usage: node_client.js ws://127.0.0.1:PORT/\n');
+    process.stderr.write('usage: node_client.js ws://127.0.0.1:PORT/ [--deflate PARAMS]\n');
     process.exit(2);
   }
   const base = process.argv[2].endsWith('/') ? process.argv[2] : process.argv[2] + '/';
   process.stdout.write(`node ${process.version}, ws ${require('ws/package.json').version} from ${require.resolve('ws')}\n`);
-  for (const part of [subprotocols, script, clientCloses, serverCloses]) {
+  for (const part of deflate ? [script] : [subprotocols, script, clientCloses, serverCloses]) {
     try {
       await part(base);
     } catch (e) { // a failed handshake or a dropped connection: say so, go on

@@ -2,6 +2,7 @@
 // Node ws echo server, for duplex_peer_client (tests/interop/run.sh).
 //
 //   NODE_PATH=/usr/share/nodejs node node_server.js [--port 0] [--subprotocols chat.v2,chat]
+//                                                   [--deflate PARAMS]
 //
 // Prints "listening on 127.0.0.1:PORT" once it listens, then serves until SIGTERM or SIGINT.
 // What a connection gets depends on its path:
@@ -15,6 +16,11 @@
 // The subprotocol is the first one the client offers that the server speaks. Each connection
 // logs "conn N open path=... subprotocol=..." and "conn N close-received CODE "REASON"" (the
 // client's close frame); checks print "ok - ..." or "FAIL - ...".
+//
+// permessage-deflate is off (ws's default for servers) unless --deflate PARAMS: "default", or a
+// comma-separated list of server_no_context_takeover, client_no_context_takeover,
+// server_max_window_bits=N, client_max_window_bits=N. Every message is then compressed
+// (threshold 0), and the open line ends with the extensions agreed.
 'use strict';
 
 const { WebSocketServer } = require('ws');
@@ -34,7 +40,12 @@ function option(name, fallback) {
   return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 
+function deflateOptions(params) {
+  return require('./deflate_options.js').deflateOptions(params, 'server');
+}
+
 const port = Number(option('--port', '0'));
+const deflate = option('--deflate', null);
 const spoken = option('--subprotocols', 'chat.v2,chat').split(',').filter(Boolean);
 let ids = 0;
 
@@ -42,6 +53,7 @@ const wss = new WebSocketServer({
   host: '127.0.0.1',
   port,
   maxPayload: 64 * 1024 * 1024,
+  perMessageDeflate: deflate === null ? false : deflateOptions(deflate),
   handleProtocols(offered) {
     for (const p of offered) if (spoken.includes(p)) return p;
     return false;
@@ -51,7 +63,8 @@ const wss = new WebSocketServer({
 wss.on('connection', (ws, req) => {
   const conn = `conn ${++ids}`;
   const path = req.url.split('?')[0];
-  say(`${conn} open path=${path} subprotocol=${JSON.stringify(ws.protocol)}`);
+  say(`${conn} open path=${path} subprotocol=${JSON.stringify(ws.protocol)}` +
+      (deflate === null ? '' : ` extensions=${JSON.stringify(ws.extensions)}`));
 
   if (path.startsWith('/close/')) {
     const code = Number(path.slice('/close/'.length));

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Python websockets client against an echo server (duplex_peer_server), for run.sh.
 
-    /usr/bin/python3 python_client.py ws://127.0.0.1:PORT/
+    /usr/bin/python3 python_client.py ws://127.0.0.1:PORT/ [--deflate PARAMS]
 
 The server is expected to behave as duplex_peer_server does with --subprotocols chat.v2,chat:
 echo every message, ping on /ping, close at once with CODE on /close/CODE. Checks, each printed
@@ -18,6 +18,13 @@ as "ok - ..." or "FAIL - ...":
 
 The server logs the close code and reason it received; run.sh checks those lines. Exit status 0
 if every check here passed, 1 otherwise.
+
+By default websockets offers permessage-deflate its own way (duplex_peer_server without
+--deflate declines it). With --deflate PARAMS it offers exactly one permessage-deflate with
+PARAMS ("default": none; else a comma-separated list of server_no_context_takeover,
+client_no_context_takeover, server_max_window_bits=N, client_max_window_bits[=N]), runs only
+the /ping script, and checks that the extension was agreed (websockets fails the handshake on
+an answer that does not fit the offer).
 """
 import asyncio
 import random
@@ -25,6 +32,7 @@ import sys
 
 import websockets
 from websockets.exceptions import ConnectionClosed
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory, PerMessageDeflate
 from websockets.frames import Opcode
 
 CLOSE_CODES = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014,
@@ -33,6 +41,26 @@ BIG = 16 * 1024 * 1024
 FRAGMENT = 65536
 TIMEOUT = 30
 failures = 0
+DEFLATE = None  # the factory of --deflate, or None
+
+
+def deflate_factory(params):
+    """--deflate PARAMS -> a ClientPerMessageDeflateFactory offering exactly those parameters
+    ("default": websockets' own offer, permessage-deflate; client_max_window_bits)."""
+    if params == "default":
+        return ClientPerMessageDeflateFactory()
+    kwargs = {"client_max_window_bits": None}
+    for item in params.split(","):
+        name, _, value = item.partition("=")
+        if name in ("server_no_context_takeover", "client_no_context_takeover") and not value:
+            kwargs[name] = True
+        elif name == "server_max_window_bits" and value:
+            kwargs[name] = int(value)
+        elif name == "client_max_window_bits":
+            kwargs[name] = int(value) if value else True
+        else:
+            raise SystemExit(f"python_client.py: bad --deflate parameter {item!r}")
+    return ClientPerMessageDeflateFactory(**kwargs)
 
 
 def check(good, what, detail=""):
@@ -45,6 +73,8 @@ def check(good, what, detail=""):
 
 
 def connect(url, **kwargs):
+    if DEFLATE is not None:
+        kwargs.update(compression=None, extensions=[DEFLATE])
     return websockets.connect(url, max_size=None, ping_interval=None, open_timeout=TIMEOUT,
                               close_timeout=TIMEOUT, **kwargs)
 
@@ -102,6 +132,10 @@ async def script(base):
     async with connect(base + "ping", subprotocols=["x-unknown", "chat", "chat.v2"]) as ws:
         check(ws.subprotocol == "chat", "script connection: subprotocol 'chat' chosen",
               f"got {ws.subprotocol!r}")
+        if DEFLATE is not None:
+            agreed = [e for e in ws.extensions if isinstance(e, PerMessageDeflate)]
+            check(len(agreed) == 1, f"permessage-deflate agreed: {agreed[0] if agreed else None!r}",
+                  f"extensions {ws.extensions!r}")
         await echo(ws, "hello, interop ✓ ü 😀", "text message")
         await echo(ws, bytes(range(256)), "binary message")
         await echo(ws, "", "empty text message")
@@ -152,12 +186,18 @@ async def server_closes(base):
 
 
 async def main():
-    if len(sys.argv) != 2:
-        print("usage: python_client.py ws://127.0.0.1:PORT/", file=sys.stderr)
+    global DEFLATE
+    args = sys.argv[1:]
+    if len(args) == 3 and args[1] == "--deflate":
+        DEFLATE = deflate_factory(args[2])
+        args = args[:1]
+    if len(args) != 1:
+        print("usage: python_client.py ws://127.0.0.1:PORT/ [--deflate PARAMS]", file=sys.stderr)
         sys.exit(2)
-    base = sys.argv[1] if sys.argv[1].endswith("/") else sys.argv[1] + "/"
+    base = args[0] if args[0].endswith("/") else args[0] + "/"
     print(f"python websockets {websockets.version.version}", flush=True)
-    for part in (subprotocols, script, client_closes, server_closes):
+    parts = (script,) if DEFLATE is not None else (subprotocols, script, client_closes, server_closes)
+    for part in parts:
         try:
             await part(base)
         except Exception as e:  # a failed handshake or a dropped connection: say so, go on

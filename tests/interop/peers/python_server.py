@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Python websockets echo server, for duplex_peer_client (tests/interop/run.sh).
 
-    /usr/bin/python3 python_server.py [--port 0] [--subprotocols chat.v2,chat]
+    /usr/bin/python3 python_server.py [--port 0] [--subprotocols chat.v2,chat] [--deflate PARAMS]
 
 Prints "listening on 127.0.0.1:PORT" once it listens, then serves until SIGTERM or SIGINT.
 What a connection gets depends on its path:
@@ -16,6 +16,11 @@ Subprotocols are chosen by websockets' own rule (the best sum of the positions i
 and the server's lists). Each connection logs "conn N open path=... subprotocol=..." and
 "conn N close-received CODE "REASON"" (the client's close frame); checks print "ok - ..." or
 "FAIL - ...".
+
+permessage-deflate: websockets' default (it accepts an offer, asking for 12-bit windows both
+ways), or with --deflate PARAMS its ServerPerMessageDeflateFactory with PARAMS (a comma-separated
+list of server_no_context_takeover, client_no_context_takeover, server_max_window_bits=N,
+client_max_window_bits=N), "off" to decline. The open line ends with the extensions agreed.
 """
 import argparse
 import asyncio
@@ -25,6 +30,7 @@ import signal
 
 import websockets
 from websockets.exceptions import ConnectionClosed
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 
 PING = "python-server-ping".encode()
 TIMEOUT = 20
@@ -46,7 +52,7 @@ def quoted(s):
 async def handler(ws):
     conn = f"conn {next(ids)}"
     path = ws.path.split("?")[0]
-    say(f"{conn} open path={path} subprotocol={quoted(ws.subprotocol or '')}")
+    say(f"{conn} open path={path} subprotocol={quoted(ws.subprotocol or '')} extensions={ws.extensions!r}")
 
     if path.startswith("/close/"):
         code = int(path[len("/close/"):])
@@ -82,15 +88,30 @@ async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--subprotocols", default="chat.v2,chat")
+    parser.add_argument("--deflate", default=None)
     args = parser.parse_args()
     subprotocols = [p for p in args.subprotocols.split(",") if p]
+    compression = {}
+    if args.deflate == "off":
+        compression = {"compression": None}
+    elif args.deflate is not None:
+        kwargs = {}
+        for item in args.deflate.split(","):
+            name, _, value = item.partition("=")
+            if name in ("server_no_context_takeover", "client_no_context_takeover") and not value:
+                kwargs[name] = True
+            elif name in ("server_max_window_bits", "client_max_window_bits") and value:
+                kwargs[name] = int(value)
+            else:
+                raise SystemExit(f"python_server.py: bad --deflate parameter {item!r}")
+        compression = {"compression": None, "extensions": [ServerPerMessageDeflateFactory(**kwargs)]}
 
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
     async with websockets.serve(handler, "127.0.0.1", args.port, subprotocols=subprotocols,
-                                max_size=None, ping_interval=None) as server:
+                                max_size=None, ping_interval=None, **compression) as server:
         port = server.sockets[0].getsockname()[1]
         say(f"python websockets {websockets.version.version}")
         say(f"listening on 127.0.0.1:{port}")
