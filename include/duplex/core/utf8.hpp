@@ -27,9 +27,11 @@ public:
         const auto* const start = p;
         while (p != end) {
             if (need_ == 0) {
-                p = skip_ascii(p, end);
-                if (p == end)
-                    break;
+                if (*p < 0x80) { // a run of ASCII (in text that is not, a lead byte comes next)
+                    p = skip_ascii(p, end);
+                    if (p == end)
+                        break;
+                }
                 if (!lead(*p))
                     return fail(start, p);
                 // Fast path: the whole sequence is here and valid. Otherwise the byte-at-a-time
