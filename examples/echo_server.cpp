@@ -119,19 +119,39 @@ bool parse_args(int argc, char** argv, settings& s) {
     return true;
 }
 
-// Every live connection, so that a signal can close them all.
+// Every live connection, in a list threaded through the sessions themselves (nothing to
+// allocate per connection), so that a signal can close them all.
 class registry {
 public:
-    void add(const std::shared_ptr<void>& s, std::function<void()> close) {
+    class member {
+    public:
+        virtual std::shared_ptr<void> hold() noexcept = 0; // null once it is being destroyed
+        virtual void close_soon() = 0;                      // from any thread
+
+    protected:
+        ~member() = default;
+
+    private:
+        friend class registry;
+        member* prev_ = nullptr;
+        member* next_ = nullptr;
+    };
+
+    void add(member* m) {
         std::lock_guard<std::mutex> lock(m_);
-        live_[s.get()] = std::move(close);
+        m->next_ = head_;
+        if (head_)
+            head_->prev_ = m;
+        head_ = m;
     }
-    void remove(const void* s) {
+    void remove(member* m) {
         std::function<void()> done;
         {
             std::lock_guard<std::mutex> lock(m_);
-            live_.erase(s);
-            if (live_.empty())
+            (m->prev_ ? m->prev_->next_ : head_) = m->next_;
+            if (m->next_)
+                m->next_->prev_ = m->prev_;
+            if (!head_)
                 done = std::exchange(on_empty_, nullptr);
         }
         if (done)
@@ -139,27 +159,28 @@ public:
     }
     // Closes every connection; calls `done` once none is left.
     void close_all(std::function<void()> done) {
-        std::vector<std::function<void()>> closers;
+        std::vector<std::pair<member*, std::shared_ptr<void>>> live;
         {
             std::lock_guard<std::mutex> lock(m_);
-            if (live_.empty())
+            if (!head_)
                 return done();
             on_empty_ = std::move(done);
-            for (auto& [_, c] : live_)
-                closers.push_back(c);
+            for (member* m = head_; m; m = m->next_)
+                if (auto held = m->hold())
+                    live.emplace_back(m, std::move(held));
         }
-        for (auto& c : closers)
-            c();
+        for (auto& [m, held] : live)
+            m->close_soon();
     }
 
 private:
     std::mutex m_;
-    std::map<const void*, std::function<void()>> live_;
+    member* head_ = nullptr;
     std::function<void()> on_empty_;
 };
 
 template <class Socket>
-class session : public std::enable_shared_from_this<session<Socket>> {
+class session final : public std::enable_shared_from_this<session<Socket>>, public registry::member {
 public:
     session(Socket socket, const duplex::asio::stream_options& options, registry& r)
         : ws_(std::move(socket)), registry_(r) {
@@ -167,12 +188,13 @@ public:
     }
 
     void start() {
-        auto self = this->shared_from_this();
-        registry_.add(self, [weak = std::weak_ptr<session>(self)] {
-            if (auto s = weak.lock())
-                asio::post(s->ws_.get_executor(), [s] { s->going_away(); });
-        });
+        registry_.add(this);
         handshake();
+    }
+
+    std::shared_ptr<void> hold() noexcept override { return this->weak_from_this().lock(); }
+    void close_soon() override {
+        asio::post(ws_.get_executor(), [self = this->shared_from_this()] { self->going_away(); });
     }
 
 private:

@@ -60,8 +60,9 @@ public:
     executor_type get_executor() noexcept { return c_->next.get_executor(); }
 
     /// Engine limits and behaviours, and the handshake timeout; set before the handshake.
-    void set_options(stream_options options) { c_->options = std::move(options); }
-    const stream_options& options() const noexcept { return c_->options; }
+    void set_options(stream_options options) { c_->set_options(std::move(options)); }
+    /// The settings: as set before the handshake; after it, the engine's (a copy).
+    stream_options options() const { return c_->options(); }
 
     /// Server: reads the upgrade request and answers it. Completes with the specific error if
     /// the request was refused (the HTTP error response has been sent), error::handshake_timeout

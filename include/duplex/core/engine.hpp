@@ -338,11 +338,13 @@ private:
             if (control_size_ == 0 && frame_done) {
                 unmask(p, avail);
                 payload = {reinterpret_cast<const char*>(p), avail};
-            } else {
-                std::memcpy(control_ + control_size_, p, avail);
-                unmask(control_ + control_size_, avail);
+            } else { // split across reads: gathered here (made at the first such frame)
+                if (!control_)
+                    control_.reset(new unsigned char[max_control_payload]);
+                std::memcpy(control_.get() + control_size_, p, avail);
+                unmask(control_.get() + control_size_, avail);
                 control_size_ += avail;
-                payload = {reinterpret_cast<const char*>(control_), control_size_};
+                payload = {reinterpret_cast<const char*>(control_.get()), control_size_};
             }
             p += avail;
             remaining_ -= avail;
@@ -624,7 +626,7 @@ private:
     std::uint64_t remaining_ = 0; // payload bytes still to come
     std::size_t phase_ = 0;       // mask phase within the payload
     std::size_t control_size_ = 0;
-    unsigned char control_[max_control_payload];
+    std::unique_ptr<unsigned char[]> control_; // a control payload split across reads
     unsigned char spill_[max_header_size];
     std::uint8_t spill_size_ = 0;
     bool in_frame_ = false;

@@ -56,23 +56,47 @@ struct buffer_range {
 };
 
 template <class NextLayer>
-class connection : public std::enable_shared_from_this<connection<NextLayer>> {
+class connection final : public std::enable_shared_from_this<connection<NextLayer>>,
+                   public connection_service::member {
 public:
     template <class... Args>
     explicit connection(Args&&... args)
         : next(std::forward<Args>(args)...), timer_(next.get_executor()),
           service_(::asio::use_service<connection_service>(
               ::asio::query(next.get_executor(), ::asio::execution::context))) {
-        entry_ = service_.add([this] { abandon(); });
+        service_.add(this);
     }
 
-    ~connection() { service_.remove(entry_); }
+    ~connection() {
+#ifdef DUPLEX_HAS_READINESS_SERVICE
+        stop_readiness(); // a connection dropped without end() (its handlers never ran)
+#endif
+        service_.remove(this);
+    }
+
+    std::shared_ptr<void> hold() noexcept override { return this->weak_from_this().lock(); }
 
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
 
     NextLayer next;
-    stream_options options;
+
+    // The settings: kept whole until the handshake, then only in the engine (which has a copy
+    // of the engine options) and handshake_timeout_: an open connection carries no spare copy.
+    void set_options(stream_options o) {
+        handshake_timeout_ = o.handshake_timeout;
+        pending_options_ = std::make_unique<stream_options>(std::move(o));
+    }
+    stream_options options() const {
+        stream_options o;
+        if (pending_options_)
+            o = *pending_options_;
+        else if (has_engine())
+            o.engine = query([](const auto& e) { return e.options(); }, engine_options{});
+        o.handshake_timeout = handshake_timeout_;
+        return o;
+    }
+
     std::string subprotocol;
 
     // ---- Opening handshake ----
@@ -213,7 +237,7 @@ public:
 
     // The execution context is shutting down: its queued operations are being destroyed without
     // running, so drop the handlers stored here too (they may own this connection).
-    void abandon() {
+    void abandon() override {
         auto read = std::move(read_handler_);
         auto each = std::move(each_);
         auto each_done = std::move(each_done_);
@@ -221,6 +245,9 @@ public:
         auto writes = std::move(write_waiters_);
         waiters_head_ = 0;
         auto closes = std::move(close_waiters_);
+#ifdef DUPLEX_HAS_READINESS_SERVICE
+        stop_readiness(); // now, while the readiness service exists
+#endif
         ended_ = true;
     }
 
@@ -235,27 +262,26 @@ public:
     }
 
 private:
-    using engine_variant = std::variant<std::monostate, server_engine, client_engine>;
     using clock = std::chrono::steady_clock;
 
     static constexpr std::size_t read_size = 16 * 1024;
 
-    bool has_engine() const noexcept { return !std::holds_alternative<std::monostate>(engine_); }
+    bool has_engine() const noexcept { return server_engine_ || client_engine_; }
 
     template <class F>
     void visit(F&& f) {
-        if (auto* s = std::get_if<server_engine>(&engine_))
-            f(*s);
-        else if (auto* c = std::get_if<client_engine>(&engine_))
-            f(*c);
+        if (server_engine_)
+            f(*server_engine_);
+        else if (client_engine_)
+            f(*client_engine_);
     }
 
     template <class F, class T>
     T query(F&& f, T before) const noexcept {
-        if (const auto* s = std::get_if<server_engine>(&engine_))
-            return f(*s);
-        if (const auto* c = std::get_if<client_engine>(&engine_))
-            return f(*c);
+        if (server_engine_)
+            return f(std::as_const(*server_engine_));
+        if (client_engine_)
+            return f(std::as_const(*client_engine_));
         return before;
     }
 
@@ -267,8 +293,8 @@ private:
             return false;
         }
         handshake_handler_ = std::move(h);
-        if (options.handshake_timeout.count() > 0) {
-            timer_.expires_after(options.handshake_timeout);
+        if (handshake_timeout_.count() > 0) {
+            timer_.expires_after(handshake_timeout_);
             timer_.async_wait([self = this->shared_from_this()](std::error_code ec) {
                 if (!ec && self->handshake_handler_) {
                     self->handshake_timed_out_ = true;
@@ -324,8 +350,16 @@ private:
 
     template <class Engine>
     void open_engine(std::error_code ec) {
-        if (!ec)
-            engine_.template emplace<Engine>(options.engine);
+        // On the heap, at its own size: a server's engine is smaller than a client's.
+        engine_options settings = pending_options_ ? std::move(pending_options_->engine) : engine_options{};
+        pending_options_.reset();
+        if constexpr (std::is_same_v<Engine, server_engine>) {
+            if (!ec)
+                server_engine_ = std::make_unique<server_engine>(std::move(settings));
+        } else {
+            if (!ec)
+                client_engine_ = std::make_unique<client_engine>(std::move(settings));
+        }
         if constexpr (has_wait<NextLayer>::value) {
             std::error_code ignored; // reads after a readiness wait must not block
             next.non_blocking(true, ignored);
@@ -634,9 +668,12 @@ private:
         draining_ = true;
         std::error_code ignored;
         next.lowest_layer().shutdown(::asio::socket_base::shutdown_send, ignored);
-        timer_.expires_after(options.engine.timeouts.close_timeout.count() > 0
-                                 ? options.engine.timeouts.close_timeout
-                                 : std::chrono::milliseconds(5000));
+        std::chrono::milliseconds close_timeout{5000};
+        visit([&](const auto& e) {
+            if (e.options().timeouts.close_timeout.count() > 0)
+                close_timeout = e.options().timeouts.close_timeout;
+        });
+        timer_.expires_after(close_timeout);
         armed_ = clock::time_point::min(); // the timer now guards the drain, not the engine
         timer_.async_wait([self = this->shared_from_this()](std::error_code ec) {
             if (!ec)
@@ -854,7 +891,10 @@ private:
     static constexpr std::size_t max_gather = 64;
 
     ::asio::steady_timer timer_;
-    engine_variant engine_;
+    std::unique_ptr<stream_options> pending_options_; // set_options, until the handshake
+    std::chrono::milliseconds handshake_timeout_ = stream_options{}.handshake_timeout;
+    std::unique_ptr<server_engine> server_engine_; // one of the two, after the handshake
+    std::unique_ptr<client_engine> client_engine_;
     std::unique_ptr<server_handshake> server_hs_;
     std::unique_ptr<client_handshake> client_hs_;
     std::string handshake_out_;
@@ -890,7 +930,6 @@ private:
     bool clean_ = false;        // the close handshake completed
     bool ended_ = false;        // the socket is closed; everything has completed
     connection_service& service_;
-    connection_service::entry entry_;
     std::error_code closed_error_; // what failed the engine, if it failed
     std::error_code ended_error_;  // what ended the transport
 };

@@ -184,9 +184,9 @@ private:
     void shutdown() override {
         std::lock_guard<std::mutex> lock(m_);
         shut_down_ = true;
-        std::error_code ignored;
-        if (set_)
-            set_->close(ignored);
+        // Destroyed here, while the descriptor service it belongs to still exists (services
+        // are all shut down before any is destroyed); this closes the epoll set.
+        set_.reset();
         epoll_fd_ = -1;
     }
 

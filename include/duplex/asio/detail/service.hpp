@@ -7,8 +7,7 @@
 
 #include <asio/execution_context.hpp>
 
-#include <functional>
-#include <list>
+#include <memory>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -22,36 +21,60 @@ public:
     using key_type = connection_service;
     static inline ::asio::execution_context::id id;
 
+    // What a live connection is to the service: a link in its list (no allocation per
+    // connection), a way to keep it alive, and abandon(), called at shutdown.
+    class member {
+    public:
+        virtual std::shared_ptr<void> hold() noexcept = 0; // null once it is being destroyed
+        virtual void abandon() = 0;
+
+    protected:
+        ~member() = default;
+
+    private:
+        friend class connection_service;
+        member* prev_ = nullptr;
+        member* next_ = nullptr;
+    };
+
     explicit connection_service(::asio::execution_context& ctx) : ::asio::execution_context::service(ctx) {}
 
-    using entry = std::list<std::function<void()>>::iterator;
-
-    // Registers `abandon`, called at shutdown; returns the key to unregister it with.
-    entry add(std::function<void()> abandon) {
+    void add(member* m) {
         std::lock_guard<std::mutex> lock(m_);
-        return live_.insert(live_.end(), std::move(abandon));
+        m->next_ = head_;
+        if (head_)
+            head_->prev_ = m;
+        head_ = m;
     }
 
-    void remove(entry e) {
+    void remove(member* m) {
         std::lock_guard<std::mutex> lock(m_);
-        if (!shut_down_)
-            live_.erase(e);
+        if (shut_down_)
+            return;
+        (m->prev_ ? m->prev_->next_ : head_) = m->next_;
+        if (m->next_)
+            m->next_->prev_ = m->prev_;
+        m->prev_ = m->next_ = nullptr;
     }
 
 private:
     void shutdown() override {
-        std::list<std::function<void()>> live;
+        // Holds every live connection first: abandoning one may destroy others.
+        std::vector<std::pair<member*, std::shared_ptr<void>>> live;
         {
             std::lock_guard<std::mutex> lock(m_);
             shut_down_ = true;
-            live.swap(live_);
+            for (member* m = head_; m; m = m->next_)
+                if (auto held = m->hold())
+                    live.emplace_back(m, std::move(held));
+            head_ = nullptr;
         }
-        for (auto& abandon : live)
-            abandon(); // may destroy handlers, and with them connections: outside the lock
+        for (auto& [m, held] : live)
+            m->abandon(); // may destroy handlers, and with them connections: outside the lock
     }
 
     std::mutex m_;
-    std::list<std::function<void()>> live_;
+    member* head_ = nullptr;
     bool shut_down_ = false;
 };
 
