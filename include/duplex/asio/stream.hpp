@@ -166,7 +166,8 @@ public:
             [c = c_](auto handler, std::unique_ptr<typename connection::consumer> fn) {
                 on_executor(c, [c, fn = std::move(fn),
                                  h = detail::any_handler<std::error_code>(std::move(handler),
-                                                                          c->next.get_executor())]() mutable {
+                                                                          c->next.get_executor(),
+                                                                          detail::long_lived)]() mutable {
                     c->start_read_each(std::move(fn), std::move(h));
                 });
             },

@@ -45,10 +45,18 @@ public:
     using time_point = heartbeat::time_point;
 
     explicit engine(engine_options options = {})
-        : options_(std::move(options)), heartbeat_(options_.timeouts),
-          out_(options_.mask_source, options_.send_queue_limit, options_.send_queue_resume) {
-        if (options_.make_extension)
-            set_extension(options_.make_extension());
+        : options_{options.max_message_size,
+                   options.max_frame_size,
+                   options.fragment_size,
+                   options.backpressure_close_code,
+                   options.on_backpressure,
+                   options.auto_pong,
+                   options.stream_messages,
+                   options.validate_outgoing_utf8},
+          heartbeat_(options.timeouts),
+          out_(std::move(options.mask_source), options.send_queue_limit, options.send_queue_resume) {
+        if (options.make_extension)
+            set_extension(options.make_extension());
     }
 
     engine(const engine&) = delete;
@@ -258,7 +266,23 @@ public:
     /// The code in the peer's close frame: no_status (1005) if it had none, abnormal (1006) if
     /// the transport ended without one.
     close_code received_close_code() const noexcept { return received_code_; }
-    const engine_options& options() const noexcept { return options_; }
+    /// The options the engine was made with, except make_extension (used once, at construction).
+    engine_options options() const {
+        engine_options o;
+        o.max_message_size = options_.max_message_size;
+        o.max_frame_size = options_.max_frame_size;
+        o.fragment_size = options_.fragment_size;
+        o.auto_pong = options_.auto_pong;
+        o.stream_messages = options_.stream_messages;
+        o.validate_outgoing_utf8 = options_.validate_outgoing_utf8;
+        o.send_queue_limit = out_.limit();
+        o.send_queue_resume = out_.resume();
+        o.on_backpressure = options_.on_backpressure;
+        o.backpressure_close_code = options_.backpressure_close_code;
+        o.timeouts = heartbeat_.settings();
+        o.mask_source = out_.mask_source();
+        return o;
+    }
 
 private:
     // ---- Receiving internals ----
@@ -613,7 +637,20 @@ private:
 
     static constexpr std::size_t keep_capacity = 64 * 1024;
 
-    engine_options options_;
+    // The engine_options read after construction, packed: the timeouts are kept by the
+    // heartbeat, the send queue's marks and the mask source by the frame writer.
+    struct settings {
+        std::size_t max_message_size;
+        std::size_t max_frame_size;
+        std::size_t fragment_size;
+        close_code backpressure_close_code;
+        backpressure_policy on_backpressure;
+        bool auto_pong;
+        bool stream_messages;
+        bool validate_outgoing_utf8;
+    };
+
+    settings options_;
     heartbeat heartbeat_;
     header_rules rules_{Role, 0};
     std::unique_ptr<extension> extension_;

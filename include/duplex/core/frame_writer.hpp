@@ -31,10 +31,16 @@ enum class payload_mode : std::uint8_t {
 template <role Role>
 class frame_writer {
 public:
-    /// `mask_source` replaces the ChaCha20 key generator when set (clients only).
+    /// `mask_source` replaces the ChaCha20 key generator when set (clients only: a server
+    /// ignores it).
     explicit frame_writer(std::function<mask_key()> mask_source = {}, std::size_t limit = SIZE_MAX,
                           std::size_t resume = SIZE_MAX)
-        : mask_source_(std::move(mask_source)), limit_(limit), resume_(resume) {}
+        : limit_(limit), resume_(resume) {
+        if constexpr (Role == role::client)
+            mask_source_ = std::move(mask_source);
+        else
+            (void)mask_source;
+    }
 
     /// Queues one frame: header, then payload.
     void frame(opcode op, bool fin, std::uint8_t rsv, const unsigned char* data, std::size_t size,
@@ -95,13 +101,24 @@ public:
     void set_backpressured() noexcept { backpressured_ = true; }
     bool backpressured() const noexcept { return backpressured_; }
     const send_queue& queue() const noexcept { return queue_; }
+    std::size_t limit() const noexcept { return limit_; }
+    std::size_t resume() const noexcept { return resume_; }
+    std::function<mask_key()> mask_source() const {
+        if constexpr (Role == role::client)
+            return mask_source_;
+        else
+            return {};
+    }
 
 private:
-    using key_source = std::conditional_t<Role == role::client, mask_generator, char>;
+    // A server neither masks nor keeps a key generator.
+    struct none {};
+    using key_source = std::conditional_t<Role == role::client, mask_generator, none>;
+    using mask_function = std::conditional_t<Role == role::client, std::function<mask_key()>, none>;
     static constexpr std::size_t min_borrow = 1024; // smaller payloads are cheaper to copy
 
     send_queue queue_;
-    std::function<mask_key()> mask_source_;
+    mask_function mask_source_;
     key_source keys_;
     std::size_t limit_;
     std::size_t resume_;

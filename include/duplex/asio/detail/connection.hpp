@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -61,7 +62,7 @@ class connection final : public std::enable_shared_from_this<connection<NextLaye
 public:
     template <class... Args>
     explicit connection(Args&&... args)
-        : next(std::forward<Args>(args)...), timer_(next.get_executor()),
+        : next(std::forward<Args>(args)...),
           service_(::asio::use_service<connection_service>(
               ::asio::query(next.get_executor(), ::asio::execution::context))) {
         service_.add(this);
@@ -104,7 +105,8 @@ public:
     void start_accept(server_handshake_options o, std::string_view already_read, any_handler<std::error_code> h) {
         if (!begin_handshake(h))
             return;
-        server_hs_ = std::make_unique<server_handshake>(std::move(o));
+        hs_ = std::make_unique<handshake_state>();
+        hs_->server.emplace(std::move(o));
         append(already_read);
         accept_step();
     }
@@ -113,12 +115,13 @@ public:
                          any_handler<std::error_code> h) {
         if (!begin_handshake(h))
             return;
-        client_hs_ = std::make_unique<client_handshake>(std::move(o));
+        hs_ = std::make_unique<handshake_state>();
+        hs_->client.emplace(std::move(o));
         std::error_code ec;
-        handshake_out_ = std::string(client_hs_->start(host, target, ec));
+        hs_->out = std::string(hs_->client->start(host, target, ec));
         if (ec)
             return finish_handshake(ec);
-        ::asio::async_write(next, ::asio::buffer(handshake_out_),
+        ::asio::async_write(next, ::asio::buffer(hs_->out),
                             [self = this->shared_from_this()](std::error_code ec, std::size_t) {
                                 if (ec)
                                     return self->finish_handshake(ec);
@@ -294,8 +297,8 @@ private:
         }
         handshake_handler_ = std::move(h);
         if (handshake_timeout_.count() > 0) {
-            timer_.expires_after(handshake_timeout_);
-            timer_.async_wait([self = this->shared_from_this()](std::error_code ec) {
+            timer().expires_after(handshake_timeout_);
+            timer().async_wait([self = this->shared_from_this()](std::error_code ec) {
                 if (!ec && self->handshake_handler_) {
                     self->handshake_timed_out_ = true;
                     self->close_socket(); // the pending read or write ends with operation_aborted
@@ -308,16 +311,16 @@ private:
     void accept_step() {
         std::error_code ec;
         if (rpos_ < rend_)
-            rpos_ += server_hs_->feed(rbuf_.data() + rpos_, rend_ - rpos_, ec);
-        if (!server_hs_->done())
+            rpos_ += hs_->server->feed(rbuf_.data() + rpos_, rend_ - rpos_, ec);
+        if (!hs_->server->done())
             return read_for_handshake([](connection& c) { c.accept_step(); });
-        handshake_out_ = std::string(server_hs_->response());
-        ::asio::async_write(next, ::asio::buffer(handshake_out_),
+        hs_->out = std::string(hs_->server->response());
+        ::asio::async_write(next, ::asio::buffer(hs_->out),
                             [self = this->shared_from_this()](std::error_code ec, std::size_t) {
-                                if (!ec && !self->server_hs_->accepted())
-                                    ec = self->server_hs_->error();
+                                if (!ec && !self->hs_->server->accepted())
+                                    ec = self->hs_->server->error();
                                 if (!ec)
-                                    self->subprotocol = std::string(self->server_hs_->subprotocol());
+                                    self->subprotocol = std::string(self->hs_->server->subprotocol());
                                 self->template open_engine<server_engine>(ec);
                             });
     }
@@ -325,12 +328,12 @@ private:
     void handshake_step() {
         std::error_code ec;
         if (rpos_ < rend_)
-            rpos_ += client_hs_->feed(rbuf_.data() + rpos_, rend_ - rpos_, ec);
-        if (!client_hs_->done())
+            rpos_ += hs_->client->feed(rbuf_.data() + rpos_, rend_ - rpos_, ec);
+        if (!hs_->client->done())
             return read_for_handshake([](connection& c) { c.handshake_step(); });
-        ec = client_hs_->error();
+        ec = hs_->client->error();
         if (!ec)
-            subprotocol = std::string(client_hs_->subprotocol());
+            subprotocol = std::string(hs_->client->subprotocol());
         open_engine<client_engine>(ec);
     }
 
@@ -368,17 +371,14 @@ private:
                 start_readiness();
 #endif
         }
-        server_hs_.reset();
-        client_hs_.reset();
-        handshake_out_.clear();
-        handshake_out_.shrink_to_fit();
+        hs_.reset();
         finish_handshake(ec);
     }
 
     void finish_handshake(std::error_code ec) {
         if (handshake_timed_out_)
             ec = error::handshake_timeout;
-        timer_.cancel();
+        timer_.reset(); // cancels the handshake's wait; arm_timer makes one if a deadline needs it
         auto h = std::move(handshake_handler_);
         if (ec) {
             end(ec);
@@ -673,9 +673,9 @@ private:
             if (e.options().timeouts.close_timeout.count() > 0)
                 close_timeout = e.options().timeouts.close_timeout;
         });
-        timer_.expires_after(close_timeout);
+        timer().expires_after(close_timeout);
         armed_ = clock::time_point::min(); // the timer now guards the drain, not the engine
-        timer_.async_wait([self = this->shared_from_this()](std::error_code ec) {
+        timer().async_wait([self = this->shared_from_this()](std::error_code ec) {
             if (!ec)
                 self->end(self->clean_ ? std::error_code{} : self->closed_error_);
         });
@@ -812,8 +812,8 @@ private:
         if (due >= armed_)
             return;
         armed_ = due;
-        timer_.expires_at(due);
-        timer_.async_wait([self = this->shared_from_this()](std::error_code ec) {
+        timer().expires_at(due);
+        timer().async_wait([self = this->shared_from_this()](std::error_code ec) {
             if (!ec)
                 self->on_timer();
         });
@@ -871,7 +871,8 @@ private:
         ended_error_ = ec;
         if (!clean_ && !closed_error_)
             closed_error_ = ec;
-        timer_.cancel();
+        if (timer_)
+            timer_->cancel();
 #ifdef DUPLEX_HAS_READINESS_SERVICE
         stop_readiness();
 #endif
@@ -890,14 +891,24 @@ private:
 
     static constexpr std::size_t max_gather = 64;
 
-    ::asio::steady_timer timer_;
+    // Made when a deadline needs it: a connection without heartbeat or timeouts has none.
+    std::unique_ptr<::asio::steady_timer> timer_;
+    ::asio::steady_timer& timer() {
+        if (!timer_)
+            timer_ = std::make_unique<::asio::steady_timer>(next.get_executor());
+        return *timer_;
+    }
     std::unique_ptr<stream_options> pending_options_; // set_options, until the handshake
     std::chrono::milliseconds handshake_timeout_ = stream_options{}.handshake_timeout;
     std::unique_ptr<server_engine> server_engine_; // one of the two, after the handshake
     std::unique_ptr<client_engine> client_engine_;
-    std::unique_ptr<server_handshake> server_hs_;
-    std::unique_ptr<client_handshake> client_hs_;
-    std::string handshake_out_;
+    // Only while the opening handshake runs.
+    struct handshake_state {
+        std::optional<server_handshake> server; // one of the two
+        std::optional<client_handshake> client;
+        std::string out; // the request or the response, while it is written
+    };
+    std::unique_ptr<handshake_state> hs_;
     any_handler<std::error_code> handshake_handler_;
     bool handshake_timed_out_ = false;
 

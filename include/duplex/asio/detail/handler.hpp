@@ -12,11 +12,19 @@
 
 #include <memory>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 namespace duplex {
 namespace asio {
 namespace detail {
+
+/// Marks a handler that may stay pending for the life of a connection (async_read_each's
+/// completion): it is allocated at its own size with operator new, not from Asio's per-thread
+/// recycling cache, whose blocks are sized for the largest operation seen and would waste
+/// hundreds of bytes on every idle connection.
+struct long_lived_t {};
+inline constexpr long_lived_t long_lived{};
 
 template <class... Args>
 class any_handler {
@@ -28,16 +36,12 @@ public:
     // does: in steady traffic a pending operation costs no malloc.
     template <class Handler, class Executor>
     any_handler(Handler&& h, const Executor& fallback) {
-        using m = model<std::decay_t<Handler>, Executor>;
-        typename m::allocator alloc;
-        m* p = alloc.allocate(1);
-        try {
-            ::new (static_cast<void*>(p)) m(std::forward<Handler>(h), fallback);
-        } catch (...) {
-            alloc.deallocate(p, 1);
-            throw;
-        }
-        impl_.reset(p);
+        make<model<std::decay_t<Handler>, Executor, true>>(std::forward<Handler>(h), fallback);
+    }
+
+    template <class Handler, class Executor>
+    any_handler(Handler&& h, const Executor& fallback, long_lived_t) {
+        make<model<std::decay_t<Handler>, Executor, false>>(std::forward<Handler>(h), fallback);
     }
 
     explicit operator bool() const noexcept { return impl_ != nullptr; }
@@ -70,9 +74,9 @@ private:
         ~concept_t() = default;
     };
 
-    template <class Handler, class Executor>
+    template <class Handler, class Executor, bool Recycled>
     struct model final : concept_t {
-        using allocator = ::asio::recycling_allocator<model>;
+        using allocator = std::conditional_t<Recycled, ::asio::recycling_allocator<model>, std::allocator<model>>;
 
         using handler_executor = ::asio::associated_executor_t<Handler, Executor>;
         using work_executor = std::decay_t<decltype(::asio::prefer(
@@ -111,6 +115,19 @@ private:
         work_executor work;
         Handler handler;
     };
+
+    template <class M, class Handler, class Executor>
+    void make(Handler&& h, const Executor& fallback) {
+        typename M::allocator alloc;
+        M* p = alloc.allocate(1);
+        try {
+            ::new (static_cast<void*>(p)) M(std::forward<Handler>(h), fallback);
+        } catch (...) {
+            alloc.deallocate(p, 1);
+            throw;
+        }
+        impl_.reset(p);
+    }
 
     pointer impl_;
 };
