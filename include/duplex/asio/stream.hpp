@@ -5,6 +5,7 @@
 #pragma once
 
 #include <duplex/asio/detail/connection.hpp>
+#include <duplex/core/prepared_message.hpp>
 
 #include <asio/async_result.hpp>
 #include <asio/dispatch.hpp>
@@ -17,6 +18,9 @@
 
 namespace duplex {
 namespace asio {
+
+template <class NextLayer>
+class hub;
 
 /// A WebSocket connection over `NextLayer`, such as ::asio::ip::tcp::socket or
 /// ::asio::ssl::stream<::asio::ip::tcp::socket> (after its TLS handshake).
@@ -183,7 +187,15 @@ public:
     /// Watch buffered_amount() and wait with async_flush() when it grows too large.
     void send(opcode op, const void* data, std::size_t size, std::error_code& ec,
               compress cmp = compress::allowed) {
-        c_->send_copy(op, data, size, cmp, ec);
+        c_->send_now([&](auto& e, std::error_code& ec2) { e.send(op, data, size, ec2, payload_mode::copy, cmp); },
+                     ec);
+    }
+
+    /// Queues a message framed once for many connections (see <duplex/core/prepared_message.hpp>),
+    /// as send() above: a server queues a reference to the shared frame, not a copy. Call it
+    /// on the stream's executor; duplex::asio::hub does this for every subscriber of a topic.
+    void send(const prepared_message& m, std::error_code& ec) {
+        c_->send_now([&](auto& e, std::error_code& ec2) { e.send(m, ec2); }, ec);
     }
 
     /// Completes when everything queued so far (by send or async_write) has been written.
@@ -253,6 +265,8 @@ private:
     static void on_executor(const std::shared_ptr<connection>& c, F&& f) {
         ::asio::dispatch(c->next.get_executor(), std::forward<F>(f));
     }
+
+    friend class hub<NextLayer>;
 
     std::shared_ptr<connection> c_;
 };

@@ -14,6 +14,7 @@
 #include <duplex/core/frame_writer.hpp>
 #include <duplex/core/heartbeat.hpp>
 #include <duplex/core/mask.hpp>
+#include <duplex/core/prepared_message.hpp>
 #include <duplex/core/utf8.hpp>
 
 #include <algorithm>
@@ -134,6 +135,22 @@ public:
             !admit(ec))
             return;
         queue_message(op, static_cast<const unsigned char*>(data), size, mode, c);
+    }
+
+    /// Queues a message framed once for many connections (a broadcast). A server queues a
+    /// reference to the shared frame, no copy; a client masks, so it sends the payload as an
+    /// ordinary message. Backpressure applies as to send(); an empty message fails with
+    /// error::bad_opcode.
+    void send(const prepared_message& m, std::error_code& ec) {
+        if (!may_send_message(m ? m.op() : opcode::continuation, ec) || !admit(ec))
+            return;
+        if constexpr (Role == role::server) {
+            const const_buffer f = m.frame();
+            out_.shared_frame(m.owner(), f.data, f.size);
+        } else {
+            const const_buffer p = m.payload();
+            out_.message(m.op(), 0, static_cast<const unsigned char*>(p.data), p.size, options_.fragment_size);
+        }
     }
 
     /// Starts a message to be sent in parts (text or binary); each send_part() becomes a frame.

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <type_traits>
 #include <utility>
 
@@ -68,6 +69,14 @@ public:
             else if (size > 0)
                 std::memcpy(dst + head, data, size);
         }
+        if (queue_.size() > limit_)
+            backpressured_ = true;
+    }
+
+    /// Queues a ready-made frame by reference (a server's prepared_message), keeping `owner`
+    /// until it is written.
+    void shared_frame(std::shared_ptr<const void> owner, const void* frame, std::size_t size) {
+        queue_.append_shared(std::move(owner), frame, size);
         if (queue_.size() > limit_)
             backpressured_ = true;
     }

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 namespace duplex {
@@ -55,6 +56,15 @@ public:
         queued_ += size;
     }
 
+    /// Appends a reference to [data, data+size) and keeps `owner` (which keeps those bytes
+    /// alive) until they are written: a frame shared by many queues (prepared_message).
+    void append_shared(std::shared_ptr<const void> owner, const void* data, std::size_t size) {
+        if (size == 0)
+            return;
+        append_ref(data, size);
+        holds_.push_back({queued_, std::move(owner)});
+    }
+
     /// Fills up to `max` gather buffers with the bytes to write next, in order; returns how many.
     /// They stay valid, whatever is appended meanwhile, until consumed.
     std::size_t buffers(const_buffer* out, std::size_t max) const noexcept {
@@ -82,13 +92,8 @@ public:
             if (s.size == 0)
                 ++head_;
         }
-        if (head_ == segments_.size()) {
-            segments_.clear();
-            head_ = 0;
-        } else if (head_ >= 64 && head_ >= segments_.size() / 2) {
-            segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(head_));
-            head_ = 0;
-        }
+        release_holds();
+        compact(segments_, head_);
     }
 
     /// Bytes queued and not yet written.
@@ -138,6 +143,26 @@ private:
         return blocks_.back();
     }
 
+    // Lets go of the shared frames written so far (oldest first).
+    void release_holds() {
+        while (holds_head_ < holds_.size() && holds_[holds_head_].end <= written_)
+            holds_[holds_head_++].owner.reset();
+        compact(holds_, holds_head_);
+    }
+
+    // Drops the consumed entries [0, head) of `v`: at once when all are consumed, else once they
+    // are 64 or more and half of `v` (so each entry is moved O(1) times on average).
+    template <class T>
+    static void compact(std::vector<T>& v, std::size_t& head) {
+        if (head == v.size()) {
+            v.clear();
+            head = 0;
+        } else if (head >= 64 && head >= v.size() / 2) {
+            v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(head));
+            head = 0;
+        }
+    }
+
     // Owned bytes are consumed in the order they were appended: account them to the blocks
     // from the front, and give blocks that are done back to the pool. An idle queue holds no
     // memory; steady traffic takes blocks from the pool, not from malloc.
@@ -154,7 +179,16 @@ private:
         }
     }
 
+    // A shared frame's owner, released once written_ reaches `end` (the queue's queued_total
+    // right after the frame).
+    struct hold {
+        std::uint64_t end;
+        std::shared_ptr<const void> owner;
+    };
+
     std::vector<block> blocks_; // oldest first; only the last is appended to
+    std::vector<hold> holds_;   // [holds_head_, size) are not yet written
+    std::size_t holds_head_ = 0;
     std::vector<segment> segments_; // [head_, size) are pending
     std::size_t head_ = 0;
     std::size_t pending_ = 0;

@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,6 +73,7 @@ public:
 #ifdef DUPLEX_HAS_READINESS_SERVICE
         stop_readiness(); // a connection dropped without end() (its handlers never ran)
 #endif
+        run_end_hooks();
         service_.remove(this);
     }
 
@@ -183,13 +185,14 @@ public:
         schedule_flush();
     }
 
-    // Queues a copy of a message, without a completion (stream::send). On the strand.
-    void send_copy(opcode op, const void* data, std::size_t size, compress cmp, std::error_code& ec) {
+    // Queues a message without a completion (stream::send): `send(engine, ec)`. On the strand.
+    template <class Send>
+    void send_now(Send&& send, std::error_code& ec) {
         if (!has_engine() || ended_) {
             ec = ended_ ? final_error() : make_error_code(error::closed);
             return;
         }
-        visit([&](auto& e) { e.send(op, data, size, ec, payload_mode::copy, cmp); });
+        visit([&](auto& e) { send(e, ec); });
         schedule_flush(); // on an error too: a backpressure close queued its close frame
     }
 
@@ -201,6 +204,29 @@ public:
         visit([&](const auto& e) { end = e.queued_total(); });
         write_waiters_.emplace_back(end, std::move(h));
         schedule_flush();
+    }
+
+    // Starts the closing handshake without a completion (a hub closing a slow subscriber).
+    // On the strand.
+    void close_now(close_code code, std::string_view reason) {
+        if (!has_engine() || ended_)
+            return;
+        std::error_code ignored;
+        visit([&](auto& e) {
+            if (e.state() == connection_state::open)
+                e.close(code, reason, ignored);
+        });
+        schedule_flush();
+    }
+
+    // Runs `hook` once when the connection ends (at once if it has): how a hub forgets a
+    // subscriber. On the strand.
+    void on_end(std::function<void()> hook) {
+        if (ended_)
+            return hook();
+        if (!end_hooks_)
+            end_hooks_ = std::make_unique<std::vector<std::function<void()>>>();
+        end_hooks_->push_back(std::move(hook));
     }
 
     // ---- Closing ----
@@ -887,6 +913,13 @@ private:
         duplex::detail::recycle_buffer(std::move(rbuf_));
         rbuf_ = {};
         rpos_ = rend_ = 0;
+        run_end_hooks();
+    }
+
+    void run_end_hooks() {
+        if (auto hooks = std::move(end_hooks_))
+            for (auto& hook : *hooks)
+                hook();
     }
 
     static constexpr std::size_t max_gather = 64;
@@ -943,6 +976,7 @@ private:
     connection_service& service_;
     std::error_code closed_error_; // what failed the engine, if it failed
     std::error_code ended_error_;  // what ended the transport
+    std::unique_ptr<std::vector<std::function<void()>>> end_hooks_; // on_end
 };
 
 } // namespace detail
