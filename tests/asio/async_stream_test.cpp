@@ -382,7 +382,7 @@ TEST_CASE("asio stream: async_connect for ws:// resolves, connects and shakes ha
     });
 }
 
-TEST_CASE("asio stream: wss with a certificate made by openssl; wrong host and untrusted CA refused") {
+TEST_CASE("asio stream: wss with a certificate made by openssl - wrong host and untrusted CA refused") {
     test_certificate cert;
     CHECK_FALSE(tls_echo(cert, "localhost", true));
     const std::error_code wrong_host = tls_echo(cert, "127.0.0.1", true); // the cert names localhost

@@ -192,7 +192,7 @@ TEST_CASE("hardening: a 1 MB request head is refused at 8 KiB, buffering no more
     CHECK(peak_bytes - before <= 16 * 1024);
 }
 
-TEST_CASE("hardening: slowloris clients are dropped at the handshake timeout; others still get in") {
+TEST_CASE("hardening: slowloris clients are dropped at the handshake timeout - others still get in") {
     duplex::asio::stream_options options;
     options.handshake_timeout = 1500ms;
     echo_server server(2, options);

@@ -153,7 +153,7 @@ TEST_CASE("client_handshake: a refusal reports the server's status code") {
     }
 }
 
-TEST_CASE("client_handshake: without offers, a subprotocol in the answer is an error; none is fine") {
+TEST_CASE("client_handshake: without offers, a subprotocol in the answer is an error - none is fine") {
     duplex::client_handshake_options none;
     CHECK(answer(join(example_response()), none).ec == error::handshake_bad_protocol);
     const auto r = answer(join(with(example_response(), "Sec-WebSocket-Protocol", "")), none);

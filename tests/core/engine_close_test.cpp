@@ -67,7 +67,7 @@ TEST_CASE("engine: both sides closing at once each send one close frame and end 
     CHECK_FALSE(server.wants_write());
 }
 
-TEST_CASE("engine: data sent before a close still arrives; data after the peer's close is ignored") {
+TEST_CASE("engine: data sent before a close still arrives - data after the peer's close is ignored") {
     client_engine client;
     server_engine server;
     std::error_code ec;

@@ -73,7 +73,7 @@ TEST_CASE("engine: messages of every boundary size travel both ways intact") {
     }
 }
 
-TEST_CASE("engine: a 16 MiB message, the default limit, arrives whole; one byte more is refused") {
+TEST_CASE("engine: a 16 MiB message, the default limit, arrives whole - one byte more is refused") {
     const std::size_t limit = 16 * 1024 * 1024;
     client_engine client;
     std::error_code ec;
@@ -244,7 +244,7 @@ TEST_CASE("engine: every ping is answered with its payload unless auto_pong is o
     CHECK_FALSE(silent.wants_write());
 }
 
-TEST_CASE("engine: outgoing text must be UTF-8, checked across parts; binary is not checked") {
+TEST_CASE("engine: outgoing text must be UTF-8, checked across parts - binary is not checked") {
     client_engine client;
     std::error_code ec;
     client.send_text("bad \xc0\xaf", ec);

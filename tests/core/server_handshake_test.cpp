@@ -331,7 +331,7 @@ TEST_CASE("server_handshake: a select_subprotocol hook picks among the offers, n
     CHECK(parsed_response(o.response).head().status == 500);
 }
 
-TEST_CASE("server_handshake: decorate and fixed headers are added; unsafe ones fail with 500") {
+TEST_CASE("server_handshake: decorate and fixed headers are added - unsafe ones fail with 500") {
     duplex::server_handshake_options options;
     options.headers = {{"Server", "duplex"}};
     options.decorate = [](const duplex::upgrade_request&, duplex::header_list& h) {
