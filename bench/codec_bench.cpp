@@ -269,8 +269,9 @@ void utf8_args(benchmark::internal::Benchmark* b) {
         b->Arg(n);
 }
 
-// Validates `text` in chunks of `chunk` bytes (0: all at once).
-void validate(benchmark::State& state, const std::string& text, std::size_t chunk) {
+// Validates `text` in chunks of `chunk` bytes (0: all at once); `portable`: with the scalar DFA
+// that CPUs without the vector path (and non-x86 builds) use.
+void validate(benchmark::State& state, const std::string& text, std::size_t chunk, bool portable = false) {
     const char* p = text.data();
     const std::size_t n = text.size();
     if (chunk == 0)
@@ -280,7 +281,8 @@ void validate(benchmark::State& state, const std::string& text, std::size_t chun
         duplex::utf8_validator v;
         bool ok = true;
         for (std::size_t i = 0; i < n; i += chunk)
-            ok &= v.feed(p + i, n - i < chunk ? n - i : chunk);
+            ok &= portable ? duplex::detail::utf8_feed_portable(v, p + i, n - i < chunk ? n - i : chunk)
+                           : v.feed(p + i, n - i < chunk ? n - i : chunk);
         ok &= v.complete();
         benchmark::DoNotOptimize(ok);
     }
@@ -304,6 +306,45 @@ void utf8_mixed_chunked(benchmark::State& state) {
     validate(state, mixed_text(static_cast<std::size_t>(state.range(0))), kib);
 }
 BENCHMARK(utf8_mixed_chunked)->Name("utf8_mixed_1k_chunks")->Apply(utf8_args);
+
+// The portable scalar DFA alone, whatever this CPU has.
+template <std::string (*Text)(std::size_t)>
+void utf8_portable_bench(benchmark::State& state) {
+    validate(state, Text(static_cast<std::size_t>(state.range(0))), 0, true);
+}
+BENCHMARK_TEMPLATE(utf8_portable_bench, ascii_text)->Name("utf8_portable_ascii")->Apply(utf8_args);
+BENCHMARK_TEMPLATE(utf8_portable_bench, latin1_text)->Name("utf8_portable_latin1")->Apply(utf8_args);
+BENCHMARK_TEMPLATE(utf8_portable_bench, cjk_text)->Name("utf8_portable_cjk")->Apply(utf8_args);
+BENCHMARK_TEMPLATE(utf8_portable_bench, emoji_text)->Name("utf8_portable_emoji")->Apply(utf8_args);
+BENCHMARK_TEMPLATE(utf8_portable_bench, mixed_text)->Name("utf8_portable_mixed")->Apply(utf8_args);
+
+// Short messages, as chat traffic sends them: mixed text cut into pieces of about `size` bytes
+// (at code point boundaries), one validator each.
+void utf8_short_messages(benchmark::State& state) {
+    const std::string text = mixed_text(64 * kib);
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    const std::size_t size = static_cast<std::size_t>(state.range(0));
+    std::vector<std::size_t> cuts{0};
+    while (cuts.back() + size < text.size()) {
+        std::size_t cut = cuts.back() + size;
+        while ((p[cut] & 0xC0) == 0x80)
+            --cut;
+        cuts.push_back(cut);
+    }
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(p);
+        bool ok = true;
+        for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
+            duplex::utf8_validator v;
+            ok &= v.feed(p + cuts[i], cuts[i + 1] - cuts[i]) && v.complete();
+        }
+        benchmark::DoNotOptimize(ok);
+    }
+    if (!duplex::is_valid_utf8(text.data(), text.size()))
+        state.SkipWithError("benchmark text is not valid UTF-8");
+    set_bytes(state, static_cast<std::int64_t>(cuts.back()));
+}
+BENCHMARK(utf8_short_messages)->Name("utf8_mixed_short_messages")->ArgNames({"size"})->Arg(40)->Arg(100)->Arg(200);
 
 void or_bytes(benchmark::State& state) {
     const std::string text = mixed_text(static_cast<std::size_t>(state.range(0)));

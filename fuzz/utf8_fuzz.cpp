@@ -6,6 +6,8 @@
 // whose lengths cycle through the chunk-length bytes (a 0 makes an empty feed). After every
 // feed, its result, failed(), position() and complete() must match what the reference decoder in
 // fuzz_check.hpp says of the bytes fed so far; is_valid_utf8 must agree with it on the whole.
+// Each of these runs twice: through feed() (the AVX2 path for feeds of 64 bytes and more, on CPUs
+// that have it) and through detail::utf8_feed_portable() (the scalar DFA only).
 
 #include "fuzz_check.hpp"
 
@@ -19,9 +21,16 @@ namespace {
 
 using duplex_fuzz::utf8_verdict;
 
+using feed_fn = bool (*)(duplex::utf8_validator&, const void*, std::size_t);
+
+bool feed_public(duplex::utf8_validator& v, const void* data, std::size_t size) { return v.feed(data, size); }
+bool feed_portable(duplex::utf8_validator& v, const void* data, std::size_t size) {
+    return duplex::detail::utf8_feed_portable(v, data, size);
+}
+
 // Feeds `text` in pieces of the given lengths (cycled; an empty list means one piece) and checks
 // the validator's state after each one against the reference verdict.
-void check_chunked(const std::uint8_t* text, std::size_t n, const utf8_verdict& ref,
+void check_chunked(feed_fn feed, const std::uint8_t* text, std::size_t n, const utf8_verdict& ref,
                    const std::uint8_t* lengths, std::size_t count) {
     duplex::utf8_validator v;
     std::size_t fed = 0;
@@ -32,7 +41,7 @@ void check_chunked(const std::uint8_t* text, std::size_t n, const utf8_verdict& 
         if (len > n - fed)
             len = n - fed;
         const bool was_failed = v.failed();
-        const bool ok = v.feed(text + fed, len);
+        const bool ok = feed(v, text + fed, len);
         if (ref.invalid && ref.fail_at < fed + len) {
             // This feed holds (or follows) the first bad byte.
             FUZZ_CHECK(!ok && v.failed() && !v.complete());
@@ -45,7 +54,7 @@ void check_chunked(const std::uint8_t* text, std::size_t n, const utf8_verdict& 
         fed += len;
     }
     if (fed < n) {
-        const bool ok = v.feed(text + fed, n - fed);
+        const bool ok = feed(v, text + fed, n - fed);
         FUZZ_CHECK(ok == !ref.invalid);
     }
     FUZZ_CHECK(v.failed() == ref.invalid);
@@ -55,7 +64,7 @@ void check_chunked(const std::uint8_t* text, std::size_t n, const utf8_verdict& 
     // Once failed, the validator stays failed and its position stays put.
     if (ref.invalid) {
         static const std::uint8_t ascii[] = {'o', 'k'};
-        FUZZ_CHECK(!v.feed(ascii, sizeof ascii) && !v.feed(ascii, 0));
+        FUZZ_CHECK(!feed(v, ascii, sizeof ascii) && !feed(v, ascii, 0));
         FUZZ_CHECK(v.failed() && v.position() == ref.fail_at);
     }
     // reset() forgets everything.
@@ -78,9 +87,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const utf8_verdict ref = duplex_fuzz::reference_utf8(text, n);
     FUZZ_CHECK(duplex::is_valid_utf8(text, n) == (!ref.invalid && ref.boundary[n]));
 
-    check_chunked(text, n, ref, nullptr, 0);      // whole
     static const std::uint8_t one[] = {1};
-    check_chunked(text, n, ref, one, 1);          // byte by byte
-    check_chunked(text, n, ref, lengths, count);  // as the fuzzer chose
+    for (const feed_fn feed : {feed_public, feed_portable}) {
+        check_chunked(feed, text, n, ref, nullptr, 0);      // whole
+        check_chunked(feed, text, n, ref, one, 1);          // byte by byte
+        check_chunked(feed, text, n, ref, lengths, count);  // as the fuzzer chose
+    }
     return 0;
 }

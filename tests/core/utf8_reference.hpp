@@ -275,7 +275,10 @@ inline outcome feed_bytewise(const unsigned char* p, std::size_t n) {
 //  * a feed returning true leaves failed() false and position() = bytes fed so far;
 //  * a feed returning false leaves failed() true, complete() false and position() inside the
 //    piece just fed.
-inline outcome feed_pieces(const bytes& input, const std::vector<std::size_t>& cuts, std::string& problems) {
+// `feed` replaces utf8_validator::feed (say, to force one of its code paths).
+using feed_function = bool (*)(duplex::utf8_validator&, const void*, std::size_t);
+inline outcome feed_pieces(const bytes& input, const std::vector<std::size_t>& cuts, std::string& problems,
+                           feed_function feed = nullptr) {
     duplex::utf8_validator v;
     bool all_ok = true;
     std::size_t begin = 0;
@@ -291,7 +294,7 @@ inline outcome feed_pieces(const bytes& input, const std::vector<std::size_t>& c
         }
         const std::uint64_t before = v.position();
         const bool was_failed = v.failed();
-        const bool ok = v.feed(piece.get(), len);
+        const bool ok = feed ? feed(v, piece.get(), len) : v.feed(piece.get(), len);
         std::ostringstream where;
         where << "piece " << i << " [" << begin << "," << end << "): ";
         if (was_failed) {

@@ -558,3 +558,241 @@ TEST_CASE("utf8: position() is the offset in the whole stream, across many feeds
 }
 
 // ---- The ASCII fast path -------------------------------------------------------------------------
+
+// ---- Long inputs: the vector path and the portable DFA -------------------------------------------
+//
+// feed() validates inputs of 64 bytes and more in 64-byte blocks where the CPU allows (AVX2), and
+// with a scalar DFA otherwise; detail::utf8_feed_portable() always takes the DFA. These tests run
+// long inputs through both and compare each with the reference, so the block boundaries (every 64
+// bytes from where a feed starts, after any sequence an earlier feed left open), the 32-byte
+// halves of a block and the padded last block are crossed by every kind of character and error.
+
+namespace {
+
+using feed_fn = feed_function;
+
+bool feed_public(duplex::utf8_validator& v, const void* data, std::size_t size) { return v.feed(data, size); }
+bool feed_portable(duplex::utf8_validator& v, const void* data, std::size_t size) {
+    return duplex::detail::utf8_feed_portable(v, data, size);
+}
+
+struct feed_path {
+    const char* name;
+    feed_fn feed;
+};
+const feed_path both_paths[] = {{"feed()", feed_public}, {"portable DFA", feed_portable}};
+
+// Valid text of exactly `n` bytes: ASCII runs and characters of every length, from `rng`.
+bytes random_valid_text(std::mt19937& rng, std::size_t n) {
+    static const std::uint32_t ranges[][2] = {{0x80, 0x7FF},     {0x800, 0xFFF},      {0x1000, 0xD7FF},
+                                              {0xE000, 0xFFFF},  {0x10000, 0x3FFFF},  {0x40000, 0xFFFFF},
+                                              {0x100000, 0x10FFFF}};
+    bytes out;
+    while (out.size() < n) {
+        const std::uint32_t roll = rng() % 8;
+        if (roll == 0) {
+            const std::size_t run = 1 + rng() % 80;
+            for (std::size_t i = 0; i < run; ++i)
+                out.push_back(static_cast<unsigned char>(rng() % 0x80));
+        } else {
+            const auto& r = ranges[rng() % 7];
+            const encoded e = encode(r[0] + static_cast<std::uint32_t>(rng() % (r[1] - r[0] + 1)));
+            out.insert(out.end(), e.begin(), e.end());
+        }
+    }
+    std::size_t cut = n; // back up to a code point boundary, pad with ASCII
+    while (cut > 0 && cut < out.size() && (out[cut] & 0xC0) == 0x80)
+        --cut;
+    out.resize(cut);
+    out.resize(n, 'a');
+    return out;
+}
+
+// The edge-case byte strings that are spliced into long text below.
+const char* const splices[] = {
+    "80", "bf", "c0", "c1", "f5", "f8", "fe", "ff",                        // never valid
+    "c2", "df", "e0", "e1 80", "ed", "ef bf", "f0", "f0 90", "f4 8f bf",   // truncated
+    "c0 80", "c1 bf", "e0 80 80", "e0 9f bf", "f0 80 80 80", "f0 8f bf bf", // overlong
+    "ed a0 80", "ed bf bf", "ed 9f bf",                                   // surrogates (and U+D7FF)
+    "f4 90 80 80", "f5 80 80 80", "f7 bf bf bf", "f4 8f bf bf",           // above U+10FFFF (and max)
+    "c2 80", "df bf", "e0 a0 80", "ef bf bf", "f0 90 80 80", "f1 80 80 80", // valid
+    "c3 a9 80", "e2 82 ac 80", "f0 9f 98 80 80",                         // one continuation too many
+};
+
+} // namespace
+
+TEST_CASE("utf8: long valid text of every length 64..300 and some long ones is accepted on both paths") {
+    std::mt19937 rng(3629);
+    std::string problems;
+    std::size_t mismatches = 0;
+    std::string first;
+    std::vector<std::size_t> lengths;
+    for (std::size_t n = 64; n <= 300; ++n)
+        lengths.push_back(n);
+    for (std::size_t n : {1000u, 4096u, 65536u, 65539u, 1000003u})
+        lengths.push_back(n);
+    for (const std::size_t n : lengths) {
+        const bytes text = random_valid_text(rng, n);
+        const outcome want{true, n, true, false};
+        REQUIRE(reference_outcome(text) == want);
+        for (const auto& path : both_paths) {
+            if (!(feed_pieces(text, {}, problems, path.feed) == want) && mismatches++ == 0)
+                first = std::string(path.name) + " length " + std::to_string(n);
+        }
+        CHECK(duplex::is_valid_utf8(text.data(), text.size()));
+    }
+    INFO("first mismatch: " << first << "; " << problems);
+    CHECK(mismatches == 0);
+    CHECK(problems.empty());
+}
+
+TEST_CASE("utf8: an error spliced at every offset of a 64-byte block and around the last one is found on both paths") {
+    // Long valid text (multibyte and ASCII variants) with each edge case spliced in, replacing
+    // bytes or inserted, at every offset 0..200 of a 260-byte input: every position in a block,
+    // across the 32- and 64-byte boundaries and into the padded last block. Fed whole, after a
+    // lead-in of 1-3 bytes (which moves the blocks), and split just before and after the splice.
+    std::mt19937 rng(6455);
+    const bytes multibyte = random_valid_text(rng, 260);
+    const bytes plain(260, 'x');
+    std::size_t tried = 0;
+    std::size_t mismatches = 0;
+    std::string first;
+    std::string problems;
+    for (const bytes* base : {&multibyte, &plain}) {
+        for (const char* splice_hex : splices) {
+            const bytes splice = hex(splice_hex);
+            for (std::size_t at = 0; at <= 200; ++at) {
+                for (int insert = 0; insert < 2; ++insert) {
+                    bytes input = *base;
+                    if (insert)
+                        input.insert(input.begin() + static_cast<std::ptrdiff_t>(at), splice.begin(), splice.end());
+                    else
+                        std::copy(splice.begin(), splice.end(), input.begin() + static_cast<std::ptrdiff_t>(at));
+                    const outcome want = reference_outcome(input);
+                    const std::vector<std::vector<std::size_t>> cutss = {
+                        {}, {1}, {2}, {3}, {at}, {at + 1}, {at + splice.size()}, {1, at}, {2, at + 2}};
+                    for (const auto& path : both_paths) {
+                        for (auto cuts : cutss) {
+                            std::sort(cuts.begin(), cuts.end());
+                            ++tried;
+                            if (!(feed_pieces(input, cuts, problems, path.feed) == want) &&
+                                mismatches++ == 0)
+                                first = std::string(path.name) + ": " + splice_hex + (insert ? " inserted" : " written") +
+                                        " at " + std::to_string(at) + ", " + std::to_string(cuts.size()) + " cuts";
+                        }
+                    }
+                }
+            }
+        }
+    }
+    INFO(tried << " runs; first mismatch: " << first << "; " << problems);
+    CHECK(mismatches == 0);
+    CHECK(problems.empty());
+}
+
+TEST_CASE("utf8: all 65536 byte pairs across a 32- and a 64-byte block boundary match the reference on both paths") {
+    // Valid 2-, 3- and 4-byte text around the pair, so the pair also meets sequences it cuts off
+    // or continues.
+    std::mt19937 rng(2021);
+    const bytes context = random_valid_text(rng, 160);
+    std::size_t mismatches = 0;
+    std::string first;
+    for (std::size_t at : {31u, 63u, 127u}) {
+        bytes input = context;
+        for (unsigned pair = 0; pair < 0x10000; ++pair) {
+            input[at] = static_cast<unsigned char>(pair >> 8);
+            input[at + 1] = static_cast<unsigned char>(pair & 0xFF);
+            const outcome want = reference_outcome(input);
+            for (const auto& path : both_paths) {
+                duplex::utf8_validator v;
+                const bool ok = path.feed(v, input.data(), input.size());
+                if (!(state_of(v, ok) == want) && mismatches++ == 0)
+                    first = std::string(path.name) + ": " + to_hex(input.data() + at, 2) + " at " + std::to_string(at);
+            }
+        }
+    }
+    INFO("first mismatch: " << first);
+    CHECK(mismatches == 0);
+}
+
+TEST_CASE("utf8: four-byte strings over every byte-class boundary, across a 64-byte block boundary, match the reference") {
+    // The bytes at which a class of lead or continuation begins or ends; every 4-byte string over
+    // them, written at offsets 61 and 62 of a 128-byte ASCII input (so it straddles the block
+    // boundary at 64), fed whole through feed() (the vector path on CPUs that have one).
+    const unsigned char alphabet[] = {0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0,
+                                      0xC1, 0xC2, 0xDF, 0xE0, 0xE1, 0xED, 0xEF, 0xF0, 0xF1,
+                                      0xF4, 0xF5, 0xFF};
+    const std::size_t k = sizeof alphabet;
+    std::size_t mismatches = 0;
+    std::string first;
+    for (std::size_t at : {61u, 62u}) {
+        bytes input(128, ' ');
+        for (std::size_t i = 0; i < k * k * k * k; ++i) {
+            input[at] = alphabet[i % k];
+            input[at + 1] = alphabet[i / k % k];
+            input[at + 2] = alphabet[i / (k * k) % k];
+            input[at + 3] = alphabet[i / (k * k * k)];
+            const outcome want = reference_outcome(input);
+            if (!(feed_whole(input) == want) && mismatches++ == 0)
+                first = to_hex(input.data() + at, 4) + " at " + std::to_string(at);
+        }
+    }
+    INFO("first mismatch: " << first);
+    CHECK(mismatches == 0);
+}
+
+TEST_CASE("utf8: long random text, valid or with random damage, fed in random chunkings matches the reference on both paths") {
+    std::mt19937 rng(1993);
+    std::size_t tried = 0;
+    std::size_t mismatches = 0;
+    std::size_t rejected = 0;
+    std::string first;
+    std::string problems;
+    for (int iteration = 0; iteration < 3000; ++iteration) {
+        const std::size_t n = 1 + rng() % (iteration % 50 == 0 ? 20000 : 700);
+        bytes input = random_valid_text(rng, n);
+        // Damage: none (a quarter), or one to three random bytes overwritten, inserted or removed,
+        // or one of the edge-case strings spliced in.
+        const std::uint32_t damage = rng() % 4 == 0 ? 0 : 1 + rng() % 3;
+        for (std::uint32_t d = 0; d < damage && !input.empty(); ++d) {
+            const std::size_t at = rng() % input.size();
+            switch (rng() % 4) {
+            case 0:
+                input[at] = static_cast<unsigned char>(rng());
+                break;
+            case 1:
+                input.insert(input.begin() + static_cast<std::ptrdiff_t>(at), static_cast<unsigned char>(rng()));
+                break;
+            case 2:
+                input.erase(input.begin() + static_cast<std::ptrdiff_t>(at));
+                break;
+            default: {
+                const bytes s = hex(splices[rng() % (sizeof splices / sizeof splices[0])]);
+                input.insert(input.begin() + static_cast<std::ptrdiff_t>(at), s.begin(), s.end());
+            }
+            }
+        }
+        const outcome want = reference_outcome(input);
+        rejected += want.accepted ? 0 : 1;
+        std::vector<std::size_t> cuts;
+        const std::size_t ncuts = rng() % 8;
+        for (std::size_t c = 0; c < ncuts; ++c)
+            cuts.push_back(rng() % (input.size() + 1));
+        std::sort(cuts.begin(), cuts.end());
+        for (const auto& path : both_paths) {
+            ++tried;
+            if (!(feed_pieces(input, {}, problems, path.feed) == want &&
+                  feed_pieces(input, cuts, problems, path.feed) == want) &&
+                mismatches++ == 0)
+                first = std::string(path.name) + ": " + to_hex(input);
+        }
+        if (duplex::is_valid_utf8(input.data(), input.size()) != (want.accepted && want.complete) &&
+            mismatches++ == 0)
+            first = "is_valid_utf8: " + to_hex(input);
+    }
+    INFO(tried << " runs, " << rejected << " invalid inputs; first mismatch: " << first << "; " << problems);
+    CHECK(mismatches == 0);
+    CHECK(problems.empty());
+    CHECK(rejected > 1500);
+    CHECK(rejected < 2800);
+}
