@@ -64,4 +64,46 @@ for bad in "--deflate --deflate-window 7" "--deflate --deflate-window 16" "--no-
   "$bin/autobahn_client" ws://127.0.0.1:1 $bad >/dev/null 2>&1
   [ $? -eq 2 ] && echo "ok: autobahn_client $bad: status 2" || { echo "FAIL: autobahn_client $bad was accepted"; status=1; }
 done
+
+# reconnecting_client backs off (growing delays) while echo_server is down, resumes when it is
+# back on the same port, and exits 0 on SIGTERM.
+wait_lines() { # FILE PATTERN COUNT: waits up to 10 s for COUNT lines matching PATTERN
+  for _ in $(seq 200); do
+    [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+rc_ok=1
+if start echo_server; then
+  rc_port=$port
+  timeout 60 "$bin/reconnecting_client" "ws://127.0.0.1:$rc_port/" --initial-delay-ms 100 \
+    --max-delay-ms 2000 --jitter 0.1 --interval-ms 100 >"$work/reconnect.out" 2>&1 &
+  rc_pid=$! # timeout's: it passes SIGTERM on and exits with the client's status
+  pids+=("$rc_pid")
+  wait_lines "$work/reconnect.out" '^received: hello$' 1 || rc_ok=0
+  kill -TERM "$pid"; wait "$pid"
+  wait_lines "$work/reconnect.out" '^reconnecting in ' 3 || rc_ok=0
+  # 0.1, 0.2, 0.4 s, each +-10 %: every delay longer than the one before.
+  sed -n 's/^reconnecting in \([0-9.]*\) s.*/\1/p' "$work/reconnect.out" | head -3 |
+    awk 'NR > 1 && $1 <= prev { bad = 1 } { prev = $1 } END { exit bad || NR < 3 }' || rc_ok=0
+  start echo_server --port "$rc_port" || rc_ok=0
+  wait_lines "$work/reconnect.out" '^connected$' 2 || rc_ok=0
+  wait_lines "$work/reconnect.out" '^received: hello$' 2 || rc_ok=0
+  # The hello sent on open goes before the messages queued while the server was down.
+  awk '/^connected$/ { n++; next } n == 2 && /^received: / { exit $0 != "received: hello" }' \
+    "$work/reconnect.out" || rc_ok=0
+  grep -q '^queued: ' "$work/reconnect.out" || rc_ok=0
+  kill -TERM "$rc_pid"
+  wait "$rc_pid" || rc_ok=0
+else
+  rc_ok=0
+fi
+if [ "$rc_ok" -eq 1 ]; then
+  echo "ok: reconnecting_client backed off while echo_server was down, resumed, and exited 0 on SIGTERM"
+else
+  echo "FAIL: reconnecting_client:"; cat "$work/reconnect.out"; status=1
+fi
+"$bin/reconnecting_client" ws://127.0.0.1:1 --jitter 2 >/dev/null 2>&1
+[ $? -eq 2 ] && echo "ok: reconnecting_client --jitter 2: status 2" || { echo "FAIL: reconnecting_client --jitter 2 was accepted"; status=1; }
 exit $status
