@@ -87,6 +87,18 @@ enum class error {
     abnormal_closure,       // the transport ended without a close handshake (close code 1006)
     handshake_timeout,      // the opening handshake did not finish in time
     read_in_progress,       // a read was started while another is pending
+
+    // HTTP proxy tunnels (RFC 9110 §9.3.6 CONNECT), client side.
+    proxy_bad_url,          // not http://[user:pass@]host[:port], or control bytes in a proxy field
+    proxy_auth_required,    // the proxy answered 407 (or 401): credentials missing or refused
+    proxy_refused,          // the proxy answered CONNECT with a status other than 2xx, 401 or 407
+    proxy_bad_response,     // the proxy's answer is malformed, oversized, cut, or followed by bytes
+    proxy_timeout,          // the proxy did not open the tunnel in time
+
+    // Requests matched to replies (duplex::asio::request_tracker).
+    request_timeout,        // no reply arrived for the request in time
+    request_duplicate_id,   // a request with this id is already pending
+    request_limit,          // too many requests are pending
 };
 
 namespace detail {
@@ -222,6 +234,22 @@ public:
             return "the opening handshake did not finish in time";
         case error::read_in_progress:
             return "a read is already pending on this stream; wait for it to finish";
+        case error::proxy_bad_url:
+            return "proxy must be http://[user:password@]host[:port], without control characters";
+        case error::proxy_auth_required:
+            return "HTTP proxy requires authentication (407): credentials missing or refused";
+        case error::proxy_refused:
+            return "HTTP proxy refused the CONNECT tunnel (a status other than 2xx)";
+        case error::proxy_bad_response:
+            return "HTTP proxy sent a malformed or oversized response to CONNECT";
+        case error::proxy_timeout:
+            return "HTTP proxy did not open the tunnel in time";
+        case error::request_timeout:
+            return "no reply to the request arrived in time";
+        case error::request_duplicate_id:
+            return "a request with this id is already pending";
+        case error::request_limit:
+            return "too many requests are pending";
         }
         return "unknown duplex error";
     }
