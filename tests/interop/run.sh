@@ -21,33 +21,14 @@
 # installed (the message names the Debian packages). Logs stay in the scratch directory printed
 # on failure.
 set -uo pipefail
-export LC_ALL=C.UTF-8
-
-if [ $# -ne 1 ] || [ ! -d "$1" ]; then
-  echo "usage: $0 BUILD_DIR" >&2
-  exit 2
-fi
-build=$(cd "$1" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/checks.sh"
 peers=$here/peers
-python=/usr/bin/python3 # Debian's, with python3-websockets (another python3 may come first on PATH)
 export NODE_PATH=/usr/share/nodejs${NODE_PATH:+:$NODE_PATH} # Debian's node-ws
 client=$build/tests/interop/duplex_peer_client
 server=$build/tests/interop/duplex_peer_server
 echo_server=$build/examples/echo_server
 codes=(1000 1001 1002 1003 1007 1008 1009 1010 1011 1012 1013 1014 3000 3999 4000 4999)
-started=$SECONDS
-
-passed=0
-failed=0
-pass() {
-  passed=$((passed + 1))
-  printf 'ok - %s\n' "$*"
-}
-fail() {
-  failed=$((failed + 1))
-  printf 'FAIL - %s\n' "$*"
-}
 
 # ---- What is needed ----
 
