@@ -3,6 +3,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <duplex/asio/detail/prelude.hpp>
+
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl.hpp>
 

@@ -19,6 +19,8 @@
 
 #if defined(__linux__) && !defined(ASIO_NO_TS_EXECUTORS) && !defined(DUPLEX_NO_READINESS_SERVICE)
 
+#include <duplex/asio/detail/prelude.hpp>
+
 #include <asio/error.hpp>
 #include <asio/execution_context.hpp>
 #include <asio/io_context.hpp>
