@@ -135,46 +135,13 @@ inline bool parse_proxy_url(std::string_view text, proxy_options& out, std::erro
 
     std::string_view host, port;
     bool ipv6 = false;
-    if (!authority.empty() && authority.front() == '[') {
-        const std::size_t close = authority.find(']');
-        if (close == authority.npos)
-            return fail();
-        host = authority.substr(1, close - 1);
-        const std::string_view after = authority.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':')
-                return fail();
-            port = after.substr(1);
-            if (port.empty())
-                return fail();
-        }
-        ipv6 = true;
-    } else {
-        const std::size_t c = authority.find(':');
-        host = authority.substr(0, c);
-        if (c != authority.npos) {
-            port = authority.substr(c + 1);
-            if (port.empty())
-                return fail();
-        }
-    }
-    if (!detail::is_tunnel_host(host, ipv6))
+    if (duplex::detail::split_authority(authority, host, port, ipv6) || !detail::is_tunnel_host(host, ipv6))
         return fail();
-    unsigned long port_value = 80;
-    if (!port.empty()) {
-        if (port.size() > 5)
-            return fail();
-        port_value = 0;
-        for (char c : port) {
-            if (c < '0' || c > '9')
-                return fail();
-            port_value = port_value * 10 + static_cast<unsigned long>(c - '0');
-        }
-        if (port_value == 0 || port_value > 65535)
-            return fail();
-    }
+    std::uint16_t port_value = 80;
+    if (!port.empty() && !duplex::detail::parse_port(port, port_value))
+        return fail();
     out.host.assign(host.data(), host.size());
-    out.port = static_cast<std::uint16_t>(port_value);
+    out.port = port_value;
     out.username = std::move(user);
     out.password = std::move(pass);
     return true;

@@ -5,6 +5,8 @@
 #include <duplex/core/detail/text.hpp>
 #include <duplex/core/error.hpp>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -100,6 +102,52 @@ inline bool is_ipv6(std::string_view s) noexcept {
            ipv6_groups(s.substr(gap + 2), true, groups) && groups <= 7;
 }
 
+// Splits an authority without user info into its host and port: "host", "host:port",
+// "[v6]" or "[v6]:port" (the brackets dropped, `bracketed` set). An empty port after ':' fails
+// with url_bad_port, anything but ':' after ']' with url_bad_host; the host itself is not
+// checked here.
+inline std::error_code split_authority(std::string_view authority, std::string_view& host, std::string_view& port,
+                                       bool& bracketed) noexcept {
+    port = {};
+    bracketed = !authority.empty() && authority.front() == '[';
+    std::string_view after;
+    if (bracketed) {
+        const std::size_t close = authority.find(']');
+        if (close == authority.npos)
+            return error::url_bad_host;
+        host = authority.substr(1, close - 1);
+        after = authority.substr(close + 1);
+        if (!after.empty() && after.front() != ':')
+            return error::url_bad_host;
+    } else {
+        const std::size_t c = authority.find(':');
+        host = authority.substr(0, c);
+        after = c == authority.npos ? std::string_view{} : authority.substr(c);
+    }
+    if (!after.empty()) {
+        port = after.substr(1);
+        if (port.empty())
+            return error::url_bad_port;
+    }
+    return {};
+}
+
+// A decimal port, 1-65535, at most 5 digits.
+inline bool parse_port(std::string_view text, std::uint16_t& out) noexcept {
+    if (text.empty() || text.size() > 5)
+        return false;
+    unsigned long value = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9')
+            return false;
+        value = value * 10 + static_cast<unsigned long>(c - '0');
+    }
+    if (value == 0 || value > 65535)
+        return false;
+    out = static_cast<std::uint16_t>(value);
+    return true;
+}
+
 } // namespace detail
 
 /// Parses `ws://host[:port][/path][?query]` or `wss://...`. The scheme is case-insensitive;
@@ -108,7 +156,7 @@ inline bool is_ipv6(std::string_view s) noexcept {
 /// RFC 6455 §3 forbids, spaces, or bytes outside printable ASCII). On failure `out` is unchanged.
 inline bool parse_url(std::string_view text, ws_url& out, std::error_code& ec) {
     ec.clear();
-    auto fail = [&](error e) {
+    auto fail = [&](std::error_code e) {
         ec = e;
         return false;
     };
@@ -137,49 +185,17 @@ inline bool parse_url(std::string_view text, ws_url& out, std::error_code& ec) {
         return fail(error::url_bad_syntax);
 
     std::string_view host, port;
-    if (!authority.empty() && authority.front() == '[') {
-        const std::size_t close = authority.find(']');
-        if (close == authority.npos)
-            return fail(error::url_bad_host);
-        host = authority.substr(1, close - 1);
-        const std::string_view after = authority.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':')
-                return fail(error::url_bad_host);
-            port = after.substr(1);
-            if (port.empty())
-                return fail(error::url_bad_port);
-        }
-        if (!detail::is_ipv6(host))
-            return fail(error::url_bad_host);
-        url.ipv6 = true;
-    } else {
-        const std::size_t c = authority.find(':');
-        host = authority.substr(0, c);
-        if (c != authority.npos) {
-            port = authority.substr(c + 1);
-            if (port.empty())
-                return fail(error::url_bad_port);
-        }
-        for (char ch : host)
-            if (!detail::is_url_host_char(ch))
-                return fail(error::url_bad_host);
-    }
+    if (const std::error_code split = detail::split_authority(authority, host, port, url.ipv6))
+        return fail(split);
+    if (url.ipv6 ? !detail::is_ipv6(host)
+                 : !std::all_of(host.begin(), host.end(), [](char ch) { return detail::is_url_host_char(ch); }))
+        return fail(error::url_bad_host);
     if (host.empty())
         return fail(error::url_bad_host);
 
     url.port = url.secure ? 443 : 80;
-    if (!port.empty()) {
-        unsigned long value = 0;
-        for (char c : port) {
-            if (c < '0' || c > '9' || port.size() > 5)
-                return fail(error::url_bad_port);
-            value = value * 10 + static_cast<unsigned long>(c - '0');
-        }
-        if (value == 0 || value > 65535)
-            return fail(error::url_bad_port);
-        url.port = static_cast<std::uint16_t>(value);
-    }
+    if (!port.empty() && !detail::parse_port(port, url.port))
+        return fail(error::url_bad_port);
     url.host.assign(host.data(), host.size());
     url.target = rest.empty() || rest.front() == '?' ? "/" + std::string(rest) : std::string(rest);
     out = std::move(url);
