@@ -24,14 +24,11 @@
 #include <asio/ssl.hpp>
 #include <asio/strand.hpp>
 
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -51,9 +48,8 @@ struct settings {
     bool deflate = false;
     int deflate_window = 15;
     bool no_context_takeover = false;
-    // What accept() offers each connection: set by parse_args, read by every session. Static
-    // because sessions only see their stream options; empty without --deflate.
-    static inline std::optional<duplex::deflate_options> deflate_answer;
+    // What accept() offers each connection: set by parse_args; empty without --deflate.
+    std::optional<duplex::deflate_options> deflate_answer;
 };
 
 void usage(const char* argv0) {
@@ -114,143 +110,50 @@ bool parse_args(int argc, char** argv, settings& s) {
         d.client_max_window_bits = s.deflate_window;
         d.server_no_context_takeover = s.no_context_takeover;
         d.client_no_context_takeover = s.no_context_takeover;
-        settings::deflate_answer = d;
+        s.deflate_answer = d;
     }
     return true;
 }
 
-// Every live connection, in a list threaded through the sessions themselves (nothing to
-// allocate per connection), so that a signal can close them all.
-class registry {
-public:
-    class member {
-    public:
-        virtual std::shared_ptr<void> hold() noexcept = 0; // null once it is being destroyed
-        virtual void close_soon() = 0;                      // from any thread
-
-    protected:
-        ~member() = default;
-
-    private:
-        friend class registry;
-        member* prev_ = nullptr;
-        member* next_ = nullptr;
-    };
-
-    void add(member* m) {
-        std::lock_guard<std::mutex> lock(m_);
-        m->next_ = head_;
-        if (head_)
-            head_->prev_ = m;
-        head_ = m;
-    }
-    void remove(member* m) {
-        std::function<void()> done;
-        {
-            std::lock_guard<std::mutex> lock(m_);
-            (m->prev_ ? m->prev_->next_ : head_) = m->next_;
-            if (m->next_)
-                m->next_->prev_ = m->prev_;
-            if (!head_)
-                done = std::exchange(on_empty_, nullptr);
-        }
-        if (done)
-            done();
-    }
-    // Closes every connection; calls `done` once none is left.
-    void close_all(std::function<void()> done) {
-        std::vector<std::pair<member*, std::shared_ptr<void>>> live;
-        {
-            std::lock_guard<std::mutex> lock(m_);
-            if (!head_)
-                return done();
-            on_empty_ = std::move(done);
-            for (member* m = head_; m; m = m->next_)
-                if (auto held = m->hold())
-                    live.emplace_back(m, std::move(held));
-        }
-        for (auto& [m, held] : live)
-            m->close_soon();
-    }
-
-private:
-    std::mutex m_;
-    member* head_ = nullptr;
-    std::function<void()> on_empty_;
-};
-
-template <class Socket>
-class session final : public std::enable_shared_from_this<session<Socket>>, public registry::member {
-public:
-    session(Socket socket, const duplex::asio::stream_options& options, registry& r)
-        : ws_(std::move(socket)), registry_(r) {
-        ws_.set_options(options);
-    }
-
-    void start() {
-        registry_.add(this);
-        handshake();
-    }
-
-    std::shared_ptr<void> hold() noexcept override { return this->weak_from_this().lock(); }
-    void close_soon() override {
-        asio::post(ws_.get_executor(), [self = this->shared_from_this()] { self->going_away(); });
-    }
-
-private:
-    void handshake() {
-        if constexpr (std::is_same_v<Socket, tcp::socket>) {
-            accept();
-        } else {
-            ws_.next_layer().async_handshake(asio::ssl::stream_base::server,
-                                             [self = this->shared_from_this()](std::error_code ec) {
-                                                 if (ec)
-                                                     return self->finish();
-                                                 self->accept();
-                                             });
-        }
-    }
-
-    void accept() {
-        duplex::server_handshake_options handshake;
-        if (settings::deflate_answer) // per connection: it negotiates into this stream's engine
-            duplex::asio::enable_deflate(ws_, handshake, *settings::deflate_answer);
-        ws_.async_accept(std::move(handshake), [self = this->shared_from_this()](std::error_code ec) {
-            if (ec)
-                return self->finish();
-            self->read();
-        });
-    }
-
-    // Every message is answered from inside the read loop with a copy queued by send(): no
-    // allocation or handler per message, and the echoes of all the frames that came in one
-    // read go out in one write. The loop stops reading while the send queue is over its
-    // limit (a peer that does not read its echoes). It ends when the connection does.
-    void read() {
-        ws_.async_read_each(
-            [this](const duplex::message& m) {
-                std::error_code ec; // fails only once the connection is closing: the loop ends then
-                ws_.send(m.op, m.data.data(), m.data.size(), ec);
-            },
-            [self = this->shared_from_this()](std::error_code) { self->finish(); });
-    }
-
-    void going_away() {
-        if (ws_.state() != duplex::connection_state::open)
+// Answers the upgrade request on `ws`, then echoes every message from inside the read loop with
+// a copy queued by send(): no allocation or handler per message, and the echoes of all the
+// frames that came in one read go out in one write. The loop stops reading while the send
+// queue is over its limit (a peer that does not read its echoes), and ends with the
+// connection; the stream lives as long as the loop's completion handler, which owns it.
+template <class Stream>
+void serve(std::shared_ptr<Stream> ws, const std::optional<duplex::deflate_options>& deflate) {
+    duplex::server_handshake_options handshake;
+    if (deflate) // per connection: it negotiates into this stream's engine
+        duplex::asio::enable_deflate(*ws, handshake, *deflate);
+    ws->async_accept(std::move(handshake), [ws](std::error_code ec) {
+        if (ec)
             return;
-        ws_.async_close(duplex::close_code::going_away, "server shutting down",
-                        [self = this->shared_from_this()](std::error_code) { self->finish(); });
-    }
+        Stream* w = ws.get();
+        w->async_read_each(
+            [w](const duplex::message& m) {
+                std::error_code ignored; // fails only once the connection is closing: the loop ends then
+                w->send(m.op, m.data.data(), m.data.size(), ignored);
+            },
+            [ws](std::error_code) {});
+    });
+}
 
-    void finish() {
-        if (!finished_.exchange(true))
-            registry_.remove(this);
+// A new TCP connection: over TLS, its TLS handshake first.
+void start(tcp::socket socket, asio::ssl::context* tls, const duplex::asio::stream_options& options,
+           const settings& s) {
+    if (!tls) {
+        auto ws = std::make_shared<duplex::asio::stream<tcp::socket>>(std::move(socket));
+        ws->set_options(options);
+        return serve(std::move(ws), s.deflate_answer);
     }
-
-    duplex::asio::stream<Socket> ws_;
-    registry& registry_;
-    std::atomic<bool> finished_{false};
-};
+    using tls_stream = duplex::asio::stream<asio::ssl::stream<tcp::socket>>;
+    auto ws = std::make_shared<tls_stream>(asio::ssl::stream<tcp::socket>(std::move(socket), *tls));
+    ws->set_options(options);
+    ws->next_layer().async_handshake(asio::ssl::stream_base::server, [ws, &s](std::error_code ec) {
+        if (!ec)
+            serve(ws, s.deflate_answer);
+    });
+}
 
 } // namespace
 
@@ -295,7 +198,6 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    registry sessions;
     std::function<void()> accept_next = [&] {
         // A strand per connection when several threads run the io_context; with one thread,
         // handlers never run concurrently and the plain executor does.
@@ -305,12 +207,7 @@ int main(int argc, char** argv) {
                 return;
             if (!ec) {
                 socket.set_option(tcp::no_delay(true), ec);
-                if (tls)
-                    std::make_shared<session<asio::ssl::stream<tcp::socket>>>(
-                        asio::ssl::stream<tcp::socket>(std::move(socket), *tls), options, sessions)
-                        ->start();
-                else
-                    std::make_shared<session<tcp::socket>>(std::move(socket), options, sessions)->start();
+                start(std::move(socket), tls ? &*tls : nullptr, options, s);
             }
             accept_next();
         });
@@ -321,7 +218,8 @@ int main(int argc, char** argv) {
     asio::steady_timer deadline(io);
     signals.async_wait([&](std::error_code, int) {
         acceptor.close();
-        sessions.close_all([&] { asio::post(io, [&] { io.stop(); }); });
+        duplex::asio::async_close_all(io.get_executor(), duplex::close_code::going_away, "server shutting down",
+                                      [&] { io.stop(); });
         // Peers that never answer are cut off at the close timeout, plus a margin.
         deadline.expires_after(options.engine.timeouts.close_timeout + std::chrono::seconds(1));
         deadline.async_wait([&](std::error_code e) {

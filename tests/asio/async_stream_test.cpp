@@ -8,6 +8,8 @@
 #include <asio/detached.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/read.hpp>
+#include <asio/read_until.hpp>
+#include <asio/streambuf.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/ssl.hpp>
 #include <asio/strand.hpp>
@@ -23,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -169,6 +172,103 @@ TEST_CASE("asio stream: a server shutting down closes its clients with 1001") {
     io.run();
     stopper.join();
     CHECK(going_away == 20);
+}
+
+TEST_CASE("asio stream: async_close_all closes open streams, cuts off handshakes, waits for all") {
+    // The server side, on one io_context: two streams that finish the handshake (one whose peer
+    // answers the close, one whose peer never reads), one waiting for a request that never
+    // comes, and one accepted stream that never starts its handshake.
+    asio::io_context io;
+    tcp::acceptor acceptor(io, loopback());
+    duplex::asio::stream_options o;
+    o.engine.timeouts.close_timeout = 300ms;
+    std::vector<std::unique_ptr<ws_stream>> server;
+    std::vector<std::error_code> accepted(4, make_error_code(asio::error::would_block));
+    for (int i = 0; i < 4; ++i) {
+        server.push_back(std::make_unique<ws_stream>(io));
+        server.back()->set_options(o);
+    }
+    int next = 0;
+    std::function<void()> accept_one = [&] {
+        acceptor.async_accept(server[next]->next_layer(), [&, i = next](std::error_code ec) {
+            REQUIRE_FALSE(ec);
+            if (i < 3)
+                server[i]->async_accept([&, i](std::error_code ec) { accepted[i] = ec; });
+            if (++next < 4)
+                accept_one();
+        });
+    };
+    accept_one();
+
+    // The peers, on raw sockets, connected in that order.
+    std::vector<tcp::socket> peers;
+    auto handshake = [&](tcp::socket& s) {
+        duplex::client_handshake hs;
+        std::error_code ec;
+        asio::write(s, asio::buffer(std::string(hs.start("127.0.0.1", "/", ec))));
+    };
+    for (int i = 0; i < 4; ++i) {
+        peers.emplace_back(io);
+        peers.back().connect(acceptor.local_endpoint());
+        if (i < 2)
+            handshake(peers.back());
+        io.run_for(100ms);
+    }
+    REQUIRE(next == 4);
+    CHECK_FALSE(accepted[0]);
+    CHECK_FALSE(accepted[1]);
+    CHECK(accepted[2] == asio::error::would_block); // still waiting for its request
+
+    // Peer 0 answers the close (a duplex client engine on its socket); peer 1 reads nothing.
+    duplex::client_engine answering;
+    std::vector<unsigned char> buf(4096);
+    std::function<void()> read_peer0 = [&] {
+        peers[0].async_read_some(asio::buffer(buf), [&](std::error_code ec, std::size_t n) {
+            if (ec)
+                return;
+            duplex::event ev;
+            std::error_code pe;
+            for (std::size_t used = 0; used < n;)
+                used += answering.read(buf.data() + used, n - used, ev, pe);
+            duplex::const_buffer out[4];
+            const std::size_t k = answering.output(out, 4);
+            for (std::size_t j = 0; j < k; ++j)
+                asio::write(peers[0], asio::buffer(out[j].data, out[j].size));
+            answering.consume(answering.buffered_amount());
+            read_peer0();
+        });
+    };
+    // The handshake answer went to peer 0 already: skip it before reading frames.
+    asio::streambuf head;
+    asio::read_until(peers[0], head, "\r\n\r\n");
+    read_peer0();
+
+    bool done = false;
+    const auto start = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::duration took{};
+    duplex::asio::async_close_all(io.get_executor(), close_code::going_away, "bye", [&] {
+        done = true;
+        took = std::chrono::steady_clock::now() - start;
+    });
+    CHECK_FALSE(done); // never inside the call
+    io.run_for(3s);
+    REQUIRE(done);
+    // Peer 1 never answered: the close timeout ended it, so the whole took at least that long.
+    CHECK(took >= 300ms);
+    CHECK(server[0]->received_close_code() == close_code::going_away); // peer 0 echoed the code
+    CHECK(server[0]->state() == duplex::connection_state::closed);
+    CHECK(server[1]->state() == duplex::connection_state::closed);
+    CHECK(accepted[2] == asio::error::operation_aborted);
+    CHECK_FALSE(server[3]->next_layer().is_open());
+    CHECK(answering.state() == duplex::connection_state::closed);
+
+    // With nothing left to close it completes at once, but still not inside the call.
+    io.restart(); // run_for returned when the work ran out
+    bool again = false;
+    duplex::asio::async_close_all(io.get_executor(), close_code::going_away, "", [&] { again = true; });
+    CHECK_FALSE(again);
+    io.run_for(200ms);
+    CHECK(again);
 }
 
 TEST_CASE("asio stream: a client that sends half a handshake is dropped at the handshake timeout") {

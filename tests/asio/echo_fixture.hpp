@@ -41,17 +41,14 @@ public:
 
     unsigned short port() const { return acceptor_.local_endpoint().port(); }
 
-    // Closes every live session with 1001 and waits for the threads.
+    // Closes every live session with 1001 (duplex::asio::async_close_all) and waits for the
+    // threads, which return once every close handshake is over.
     void stop() {
         if (threads_.empty())
             return;
         asio::post(acceptor_.get_executor(), [this] {
             acceptor_.close();
-            for (auto& weak : sessions_)
-                if (auto s = weak.lock())
-                    asio::post(s->ws.get_executor(), [s] {
-                        s->ws.async_close(close_code::going_away, "bye", [s](std::error_code) {});
-                    });
+            duplex::asio::async_close_all(io_.get_executor(), close_code::going_away, "bye", [] {});
         });
         for (auto& t : threads_)
             t.join();
@@ -89,12 +86,6 @@ private:
             if (ec)
                 return;
             auto s = std::make_shared<session>(std::move(socket), options_, *this);
-            // Forget sessions that ended (a weak_ptr keeps a make_shared block allocated).
-            if (sessions_.size() >= 64 && sessions_.size() % 64 == 0)
-                sessions_.erase(std::remove_if(sessions_.begin(), sessions_.end(),
-                                               [](const auto& w) { return w.expired(); }),
-                                sessions_.end());
-            sessions_.push_back(s);
             s->ws.async_accept([this, s](std::error_code ec) {
                 if (ec)
                     return;
@@ -108,7 +99,6 @@ private:
     asio::io_context io_;
     tcp::acceptor acceptor_;
     duplex::asio::stream_options options_;
-    std::vector<std::weak_ptr<session>> sessions_; // touched on the acceptor's executor only
     std::vector<std::thread> threads_;
 };
 

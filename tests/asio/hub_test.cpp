@@ -63,12 +63,7 @@ public:
             return;
         asio::post(acceptor_.get_executor(), [this] {
             acceptor_.close();
-            std::lock_guard<std::mutex> lock(m_);
-            for (auto& weak : sessions_)
-                if (auto s = weak.lock())
-                    asio::post(s->ws.get_executor(), [s] {
-                        s->ws.async_close(close_code::going_away, "bye", [s](std::error_code) {});
-                    });
+            duplex::asio::async_close_all(io_.get_executor(), close_code::going_away, "bye", [] {});
         });
         for (auto& t : threads_)
             t.join();
@@ -119,10 +114,6 @@ private:
                 socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(send_buffer_)));
             auto s = std::make_shared<session>(std::move(socket), *this);
             s->ws.set_options(options_);
-            {
-                std::lock_guard<std::mutex> lock(m_);
-                sessions_.push_back(s);
-            }
             s->ws.async_accept([s](std::error_code ec) {
                 if (!ec)
                     s->run();
@@ -146,8 +137,6 @@ private:
     tcp::acceptor acceptor_;
     duplex::asio::stream_options options_;
     std::size_t send_buffer_;
-    std::mutex m_;
-    std::vector<std::weak_ptr<session>> sessions_;
     std::vector<std::thread> threads_;
     std::atomic<std::size_t> slow_peak_{0};
 };

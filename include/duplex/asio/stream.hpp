@@ -9,6 +9,8 @@
 
 #include <asio/async_result.hpp>
 #include <asio/dispatch.hpp>
+#include <asio/execution/context.hpp>
+#include <asio/query.hpp>
 
 #include <memory>
 #include <string>
@@ -270,6 +272,24 @@ private:
 
     std::shared_ptr<connection> c_;
 };
+
+/// Graceful shutdown: starts the closing handshake, with `code` and `reason`, on every duplex
+/// stream whose socket uses `ex`'s execution context (an io_context, whatever the streams'
+/// strands), and completes once all of them have ended: each at its peer's close, or at its
+/// close timeout. Streams still in their opening handshake, or not yet in one, are cut off.
+/// Streams made after the call are not waited for: close the acceptor first. The completion
+/// runs on the token's associated executor (`ex` by default) and keeps the context busy until
+/// then. Callable from any thread. Signature: void().
+template <class Executor, class Token>
+auto async_close_all(const Executor& ex, close_code code, std::string_view reason, Token&& token) {
+    return ::asio::async_initiate<Token, void()>(
+        [ex](auto handler, close_code code, std::string reason) {
+            auto& ctx = ::asio::query(ex, ::asio::execution::context);
+            auto done = std::make_shared<detail::any_handler<>>(std::move(handler), ex);
+            ::asio::use_service<detail::connection_service>(ctx).close_all(code, reason, [done] { done->post(); });
+        },
+        token, code, std::string(reason));
+}
 
 } // namespace asio
 } // namespace duplex

@@ -206,8 +206,8 @@ public:
         schedule_flush();
     }
 
-    // Starts the closing handshake without a completion (a hub closing a slow subscriber).
-    // On the strand.
+    // Starts the closing handshake without a completion (a hub closing a slow subscriber, a
+    // close_all). On the strand.
     void close_now(close_code code, std::string_view reason) {
         if (!has_engine() || ended_)
             return;
@@ -217,6 +217,23 @@ public:
                 e.close(code, reason, ignored);
         });
         schedule_flush();
+        arm_timer();
+        if (!reading_)
+            pump(); // read on, to receive the peer's close
+    }
+
+    // close_all: from any thread. An open connection starts its closing handshake; one still
+    // in its opening handshake, or not yet in one, is cut off.
+    void close_soon(close_code code, const std::string& reason) override {
+        ::asio::post(next.get_executor(), [self = this->shared_from_this(), code, reason] {
+            if (self->ended_)
+                return self->service_.ended(self.get());
+            if (self->has_engine())
+                return self->close_now(code, reason);
+            if (self->handshake_handler_)
+                return self->close_socket(); // the handshake fails, and ends the connection
+            self->end(::asio::error::operation_aborted);
+        });
     }
 
     // Runs `hook` once when the connection ends (at once if it has): how a hub forgets a
@@ -914,6 +931,7 @@ private:
         rbuf_ = {};
         rpos_ = rend_ = 0;
         run_end_hooks();
+        service_.ended(this);
     }
 
     void run_end_hooks() {

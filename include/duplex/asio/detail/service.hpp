@@ -1,14 +1,20 @@
-// duplex — an Asio service that lets go of the handlers stored in live connections when their
-// execution context shuts down (io_context destroyed with operations pending). A stored handler
-// usually owns, through the application's objects, the stream that stores it: without this
-// the two would keep each other alive forever. Internal.
+// duplex — an Asio service that knows every live connection of an execution context: it lets go
+// of the handlers stored in them when the context shuts down (io_context destroyed with
+// operations pending; a stored handler usually owns, through the application's objects, the
+// stream that stores it: without this the two would keep each other alive forever), and it
+// closes them all for a graceful shutdown (duplex::asio::close_all). Internal.
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <duplex/core/close.hpp>
+
 #include <asio/execution_context.hpp>
 
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -27,6 +33,9 @@ public:
     public:
         virtual std::shared_ptr<void> hold() noexcept = 0; // null once it is being destroyed
         virtual void abandon() = 0;
+        // From any thread: start the closing handshake (or cut off an opening one); the
+        // connection calls ended() once it is over.
+        virtual void close_soon(close_code code, const std::string& reason) = 0;
 
     protected:
         ~member() = default;
@@ -35,6 +44,7 @@ public:
         friend class connection_service;
         member* prev_ = nullptr;
         member* next_ = nullptr;
+        bool awaited_ = false; // a close_all waits for it to end
     };
 
     explicit connection_service(::asio::execution_context& ctx) : ::asio::execution_context::service(ctx) {}
@@ -48,13 +58,54 @@ public:
     }
 
     void remove(member* m) {
-        std::lock_guard<std::mutex> lock(m_);
-        if (shut_down_)
-            return;
-        (m->prev_ ? m->prev_->next_ : head_) = m->next_;
-        if (m->next_)
-            m->next_->prev_ = m->prev_;
-        m->prev_ = m->next_ = nullptr;
+        std::vector<std::function<void()>> done;
+        {
+            std::lock_guard<std::mutex> lock(m_);
+            if (shut_down_)
+                return;
+            (m->prev_ ? m->prev_->next_ : head_) = m->next_;
+            if (m->next_)
+                m->next_->prev_ = m->prev_;
+            m->prev_ = m->next_ = nullptr;
+            done = settle(m);
+        }
+        for (auto& f : done)
+            f();
+    }
+
+    // The connection `m` has ended (its socket is closed).
+    void ended(member* m) {
+        std::vector<std::function<void()>> done;
+        {
+            std::lock_guard<std::mutex> lock(m_);
+            done = settle(m);
+        }
+        for (auto& f : done)
+            f();
+    }
+
+    // Closes every live connection with `code` and `reason` and calls `done` once all of
+    // them have ended (at once if there are none).
+    void close_all(close_code code, const std::string& reason, std::function<void()> done) {
+        std::vector<std::pair<member*, std::shared_ptr<void>>> live;
+        {
+            std::lock_guard<std::mutex> lock(m_);
+            for (member* m = head_; m; m = m->next_) {
+                if (m->awaited_)
+                    continue; // an earlier close_all is already closing it
+                if (auto held = m->hold()) {
+                    m->awaited_ = true;
+                    ++awaited_;
+                    live.emplace_back(m, std::move(held));
+                }
+            }
+            if (awaited_ > 0)
+                on_all_ended_.push_back(std::move(done));
+        }
+        if (live.empty() && done)
+            return done();
+        for (auto& [m, held] : live)
+            m->close_soon(code, reason); // outside the lock: it may end the connection at once
     }
 
 private:
@@ -73,9 +124,22 @@ private:
             m->abandon(); // may destroy handlers, and with them connections: outside the lock
     }
 
+    // Under the lock: `m` no longer holds up a close_all; returns the callbacks to run (outside
+    // the lock) if it was the last.
+    std::vector<std::function<void()>> settle(member* m) {
+        if (!m->awaited_)
+            return {};
+        m->awaited_ = false;
+        if (--awaited_ > 0)
+            return {};
+        return std::exchange(on_all_ended_, {});
+    }
+
     std::mutex m_;
     member* head_ = nullptr;
     bool shut_down_ = false;
+    std::size_t awaited_ = 0;                          // members a close_all waits for
+    std::vector<std::function<void()>> on_all_ended_; // the close_all callbacks waiting
 };
 
 } // namespace detail
