@@ -6,6 +6,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
 #include <asio/strand.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -27,6 +28,21 @@ using ws_stream = duplex::asio::stream<tcp::socket>;
 
 inline tcp::endpoint loopback(unsigned short port = 0) { return {asio::ip::make_address("127.0.0.1"), port}; }
 
+// Stops a test server run by `threads`: closes its acceptor, closes every live stream on `io`
+// with 1001 (duplex::asio::async_close_all) and joins the threads, which return once every
+// close handshake is over.
+inline void stop_server(asio::io_context& io, tcp::acceptor& acceptor, std::vector<std::thread>& threads) {
+    if (threads.empty())
+        return;
+    asio::post(acceptor.get_executor(), [&] {
+        acceptor.close();
+        duplex::asio::async_close_all(io.get_executor(), close_code::going_away, "bye", [] {});
+    });
+    for (auto& t : threads)
+        t.join();
+    threads.clear();
+}
+
 // An echo server on its own io_context and threads, written with callbacks; it counts the close
 // codes its sessions saw.
 class echo_server {
@@ -41,19 +57,8 @@ public:
 
     unsigned short port() const { return acceptor_.local_endpoint().port(); }
 
-    // Closes every live session with 1001 (duplex::asio::async_close_all) and waits for the
-    // threads, which return once every close handshake is over.
-    void stop() {
-        if (threads_.empty())
-            return;
-        asio::post(acceptor_.get_executor(), [this] {
-            acceptor_.close();
-            duplex::asio::async_close_all(io_.get_executor(), close_code::going_away, "bye", [] {});
-        });
-        for (auto& t : threads_)
-            t.join();
-        threads_.clear();
-    }
+    // Closes every live session with 1001 and waits for the threads.
+    void stop() { stop_server(io_, acceptor_, threads_); }
 
     std::atomic<int> accepted{0};
     std::atomic<int> closed_normally{0};

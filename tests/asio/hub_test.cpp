@@ -58,17 +58,7 @@ public:
     unsigned short port() const { return acceptor_.local_endpoint().port(); }
     hub<tcp::socket>& topics() { return hub_; }
 
-    void stop() {
-        if (threads_.empty())
-            return;
-        asio::post(acceptor_.get_executor(), [this] {
-            acceptor_.close();
-            duplex::asio::async_close_all(io_.get_executor(), close_code::going_away, "bye", [] {});
-        });
-        for (auto& t : threads_)
-            t.join();
-        threads_.clear();
-    }
+    void stop() { stop_server(io_, acceptor_, threads_); }
 
     // The largest send queue seen on any subscriber of the topic "slow".
     std::size_t slow_peak() const { return slow_peak_.load(); }
