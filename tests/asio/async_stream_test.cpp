@@ -377,22 +377,6 @@ TEST_CASE("asio stream: a client that never reads meets the send queue limit, no
 
 namespace {
 
-// A self-signed certificate for "localhost", made with the openssl command at test time.
-struct test_certificate {
-    std::string dir, cert, key;
-    test_certificate() {
-        char tmpl[] = "/tmp/duplex-tls-XXXXXX";
-        dir = mkdtemp(tmpl);
-        cert = dir + "/cert.pem";
-        key = dir + "/key.pem";
-        const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-                                "-addext subjectAltName=DNS:localhost -keyout " + key + " -out " + cert +
-                                " >/dev/null 2>&1";
-        REQUIRE(std::system(cmd.c_str()) == 0);
-    }
-    ~test_certificate() { std::system(("rm -rf " + dir).c_str()); }
-};
-
 using tls_stream = duplex::asio::stream<asio::ssl::stream<tcp::socket>>;
 
 // One TLS echo on a fresh io_context: returns the client's error (from TLS or WebSocket).

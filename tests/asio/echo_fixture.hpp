@@ -9,9 +9,11 @@
 #include <asio/post.hpp>
 #include <asio/strand.hpp>
 #include <asio/use_awaitable.hpp>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <string>
@@ -27,6 +29,26 @@ using duplex::error;
 using ws_stream = duplex::asio::stream<tcp::socket>;
 
 inline tcp::endpoint loopback(unsigned short port = 0) { return {asio::ip::make_address("127.0.0.1"), port}; }
+
+// A self-signed certificate for "localhost", made with the openssl command at test time, in a
+// temporary directory removed afterwards.
+struct test_certificate {
+    std::string dir, cert, key;
+    test_certificate() {
+        char tmpl[] = "/tmp/duplex-tls-XXXXXX";
+        REQUIRE(mkdtemp(tmpl) != nullptr);
+        dir = tmpl;
+        cert = dir + "/cert.pem";
+        key = dir + "/key.pem";
+        const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+                                "-addext subjectAltName=DNS:localhost -keyout " + key + " -out " + cert +
+                                " >/dev/null 2>&1";
+        REQUIRE(std::system(cmd.c_str()) == 0);
+    }
+    ~test_certificate() { std::system(("rm -rf " + dir).c_str()); }
+    test_certificate(const test_certificate&) = delete;
+    test_certificate& operator=(const test_certificate&) = delete;
+};
 
 // Stops a test server run by `threads`: closes its acceptor, closes every live stream on `io`
 // with 1001 (duplex::asio::async_close_all) and joins the threads, which return once every

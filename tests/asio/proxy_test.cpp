@@ -304,18 +304,6 @@ std::error_code connect_via(asio::io_context& io, ws_stream& ws, const duplex::w
     return result;
 }
 
-// A self-signed certificate for "localhost", made with the openssl command.
-struct test_certificate {
-    temp_dir dir;
-    std::string cert = dir.path + "/cert.pem", key = dir.path + "/key.pem";
-    test_certificate() {
-        const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-                                "-addext subjectAltName=DNS:localhost -keyout " + key + " -out " + cert +
-                                " >/dev/null 2>&1";
-        REQUIRE(std::system(cmd.c_str()) == 0);
-    }
-};
-
 } // namespace
 
 // ---------------------------------------------------------------------------------------------
