@@ -13,6 +13,7 @@ status=0
 # Starts a server on a free port (--port 0), waits for its "listening" line, which names the
 # port; sets $port and $pid.
 start() {
+  rm -f "$work/$1.out" # a restart must not read the last instance's listening line
   "$bin/$1" --port 0 "${@:2}" >"$work/$1.out" 2>&1 &
   pid=$!
   pids+=("$pid")
@@ -74,35 +75,42 @@ wait_lines() { # FILE PATTERN COUNT: waits up to 10 s for COUNT lines matching P
   done
   return 1
 }
-rc_ok=1
+rc_why=()
+rc_fail() { rc_why+=("$1"); }
 if start echo_server; then
   rc_port=$port
-  timeout 60 "$bin/reconnecting_client" "ws://127.0.0.1:$rc_port/" --initial-delay-ms 100 \
+  # --foreground: without it timeout sends our SIGTERM to the client twice (directly, then to its
+  # process group), and the second can land after the client has finished its shutdown and
+  # restored the default action, killing it (status 143) though it shut down cleanly.
+  timeout --foreground 60 "$bin/reconnecting_client" "ws://127.0.0.1:$rc_port/" --initial-delay-ms 100 \
     --max-delay-ms 2000 --jitter 0.1 --interval-ms 100 >"$work/reconnect.out" 2>&1 &
   rc_pid=$! # timeout's: it passes SIGTERM on and exits with the client's status
   pids+=("$rc_pid")
-  wait_lines "$work/reconnect.out" '^received: hello$' 1 || rc_ok=0
+  wait_lines "$work/reconnect.out" '^received: hello$' 1 || rc_fail "no first hello"
   kill -TERM "$pid"; wait "$pid"
-  wait_lines "$work/reconnect.out" '^reconnecting in ' 3 || rc_ok=0
+  wait_lines "$work/reconnect.out" '^reconnecting in ' 3 || rc_fail "fewer than 3 retries"
   # 0.1, 0.2, 0.4 s, each +-10 %: every delay longer than the one before.
   sed -n 's/^reconnecting in \([0-9.]*\) s.*/\1/p' "$work/reconnect.out" | head -3 |
-    awk 'NR > 1 && $1 <= prev { bad = 1 } { prev = $1 } END { exit bad || NR < 3 }' || rc_ok=0
-  start echo_server --port "$rc_port" || rc_ok=0
-  wait_lines "$work/reconnect.out" '^connected$' 2 || rc_ok=0
-  wait_lines "$work/reconnect.out" '^received: hello$' 2 || rc_ok=0
+    awk 'NR > 1 && $1 <= prev { bad = 1 } { prev = $1 } END { exit bad || NR < 3 }' ||
+    rc_fail "the first 3 delays do not grow"
+  start echo_server --port "$rc_port" || rc_fail "echo_server did not restart on port $rc_port"
+  wait_lines "$work/reconnect.out" '^connected$' 2 || rc_fail "no second connect"
+  wait_lines "$work/reconnect.out" '^received: hello$' 2 || rc_fail "no second hello"
   # The hello sent on open goes before the messages queued while the server was down.
-  awk '/^connected$/ { n++; next } n == 2 && /^received: / { exit $0 != "received: hello" }' \
-    "$work/reconnect.out" || rc_ok=0
-  grep -q '^queued: ' "$work/reconnect.out" || rc_ok=0
+  awk '/^connected$/ { n++; next } n == 2 && /^received: / { exit ($0 != "received: hello") }' \
+    "$work/reconnect.out" || rc_fail "a queued message came before the second hello"
+  grep -q '^queued: ' "$work/reconnect.out" || rc_fail "nothing was queued while offline"
   kill -TERM "$rc_pid"
-  wait "$rc_pid" || rc_ok=0
+  wait "$rc_pid"
+  rc_status=$?
+  [ "$rc_status" -eq 0 ] || rc_fail "exit status $rc_status after SIGTERM"
 else
-  rc_ok=0
+  rc_fail "echo_server did not start"
 fi
-if [ "$rc_ok" -eq 1 ]; then
+if [ "${#rc_why[@]}" -eq 0 ]; then
   echo "ok: reconnecting_client backed off while echo_server was down, resumed, and exited 0 on SIGTERM"
 else
-  echo "FAIL: reconnecting_client:"; cat "$work/reconnect.out"; status=1
+  echo "FAIL: reconnecting_client: $(IFS=';'; echo "${rc_why[*]}"):"; cat "$work/reconnect.out"; status=1
 fi
 "$bin/reconnecting_client" ws://127.0.0.1:1 --jitter 2 >/dev/null 2>&1
 [ $? -eq 2 ] && echo "ok: reconnecting_client --jitter 2: status 2" || { echo "FAIL: reconnecting_client --jitter 2 was accepted"; status=1; }
