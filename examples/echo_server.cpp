@@ -27,7 +27,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -138,20 +137,38 @@ void serve(std::shared_ptr<Stream> ws, const std::optional<duplex::deflate_optio
     });
 }
 
-// A new TCP connection: over TLS, its TLS handshake first.
-void start(tcp::socket socket, asio::ssl::context* tls, const duplex::asio::stream_options& options,
+// A new TCP connection: over TLS, its TLS handshake first. `Socket` has a concrete executor
+// type (the io_context's, or a strand of it): a socket with asio::any_io_executor would be
+// 48 bytes larger, on every connection.
+template <class Socket>
+void start(Socket socket, asio::ssl::context* tls, const duplex::asio::stream_options& options,
            const settings& s) {
     if (!tls) {
-        auto ws = std::make_shared<duplex::asio::stream<tcp::socket>>(std::move(socket));
+        auto ws = std::make_shared<duplex::asio::stream<Socket>>(std::move(socket));
         ws->set_options(options);
         return serve(std::move(ws), s.deflate_answer);
     }
-    using tls_stream = duplex::asio::stream<asio::ssl::stream<tcp::socket>>;
-    auto ws = std::make_shared<tls_stream>(asio::ssl::stream<tcp::socket>(std::move(socket), *tls));
+    using tls_stream = duplex::asio::stream<asio::ssl::stream<tcp::socket>>; // one type for both
+    auto ws = std::make_shared<tls_stream>(asio::ssl::stream<tcp::socket>(tcp::socket(std::move(socket)), *tls));
     ws->set_options(options);
     ws->next_layer().async_handshake(asio::ssl::stream_base::server, [ws, &s](std::error_code ec) {
         if (!ec)
             serve(ws, s.deflate_answer);
+    });
+}
+
+// Accepts connections until the acceptor is closed, each on an executor from `make`.
+template <class MakeExecutor>
+void accept_each(tcp::acceptor& acceptor, MakeExecutor make, asio::ssl::context* tls,
+                 const duplex::asio::stream_options& options, const settings& s) {
+    acceptor.async_accept(make(), [&acceptor, make, tls, &options, &s](std::error_code ec, auto socket) {
+        if (ec == asio::error::operation_aborted)
+            return;
+        if (!ec) {
+            socket.set_option(tcp::no_delay(true), ec);
+            start(std::move(socket), tls, options, s);
+        }
+        accept_each(acceptor, make, tls, options, s);
     });
 }
 
@@ -198,21 +215,13 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    std::function<void()> accept_next = [&] {
-        // A strand per connection when several threads run the io_context; with one thread,
-        // handlers never run concurrently and the plain executor does.
-        auto ex = s.threads > 1 ? asio::any_io_executor(asio::make_strand(io)) : asio::any_io_executor(io.get_executor());
-        acceptor.async_accept(ex, [&](std::error_code ec, tcp::socket socket) {
-            if (ec == asio::error::operation_aborted)
-                return;
-            if (!ec) {
-                socket.set_option(tcp::no_delay(true), ec);
-                start(std::move(socket), tls ? &*tls : nullptr, options, s);
-            }
-            accept_next();
-        });
-    };
-    accept_next();
+    // A strand per connection when several threads run the io_context; with one thread,
+    // handlers never run concurrently and the plain executor does.
+    asio::ssl::context* tls_context = tls ? &*tls : nullptr;
+    if (s.threads > 1)
+        accept_each(acceptor, [&io] { return asio::make_strand(io); }, tls_context, options, s);
+    else
+        accept_each(acceptor, [&io] { return io.get_executor(); }, tls_context, options, s);
 
     asio::signal_set signals(io, SIGINT, SIGTERM);
     asio::steady_timer deadline(io);

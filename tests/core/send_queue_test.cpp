@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -110,4 +111,38 @@ TEST_CASE("send_queue: buffers handed out stay valid while more is queued, until
     CHECK(again[0].data == before);
     q.consume(q.size());
     CHECK(q.empty());
+}
+
+TEST_CASE("send_queue: only a queue with bytes to write holds its lists, and a drained one lets go") {
+    // An idle connection's queue is a pointer and three counters: the lists (blocks, shared
+    // frames, gather segments) go back to a per-thread stock when the last byte is written.
+    duplex::send_queue q;
+    CHECK_FALSE(q.holds_lists());
+    CHECK(q.capacity() == 0);
+    duplex::const_buffer b[4];
+    CHECK(q.buffers(b, 4) == 0);
+    q.consume(0); // nothing written: nothing to do
+    CHECK_FALSE(q.holds_lists());
+
+    auto frame = std::make_shared<const std::string>("shared frame");
+    q.append_copy("copied", 6);
+    q.append_shared(frame, frame->data(), frame->size());
+    CHECK(q.holds_lists());
+    CHECK(frame.use_count() == 2);
+    q.consume(6 + 5);
+    CHECK(q.holds_lists()); // "d frame" is still to go
+    CHECK(frame.use_count() == 2);
+    CHECK(pending(q) == "d frame");
+    q.consume(7);
+    CHECK_FALSE(q.holds_lists());
+    CHECK(frame.use_count() == 1); // the queue let go of the frame it shared
+    CHECK(q.capacity() == 0);      // and of its block
+    CHECK(q.written_total() == 6 + 12);
+
+    // Refilled, it works as before: order, totals.
+    q.append_copy("again", 5);
+    CHECK(pending(q) == "again");
+    CHECK(q.queued_total() == 6 + 12 + 5);
+    q.consume(5);
+    CHECK_FALSE(q.holds_lists());
 }

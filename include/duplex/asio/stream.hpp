@@ -256,7 +256,7 @@ public:
     /// The peer's close code: 1005 if its close had none, 1006 if the transport just ended.
     close_code received_close_code() const noexcept { return c_->received_close_code(); }
     /// The subprotocol agreed in the handshake (empty for none).
-    std::string_view subprotocol() const noexcept { return c_->subprotocol; }
+    std::string_view subprotocol() const noexcept { return c_->subprotocol(); }
     /// Bytes queued and not yet written.
     std::size_t buffered_amount() const noexcept { return c_->buffered_amount(); }
 

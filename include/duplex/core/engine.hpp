@@ -70,6 +70,7 @@ public:
     /// Attaches a negotiated extension (e.g. permessage-deflate); before any data flows.
     void set_extension(std::unique_ptr<extension> ext) {
         extension_ = std::move(ext);
+        encoded_.reset(extension_ ? new extension_buffer : nullptr);
         rules_.allowed_rsv = extension_ ? extension_->rsv_bits() : 0;
     }
 
@@ -384,7 +385,7 @@ private:
                     control_.reset(new unsigned char[max_control_payload]);
                 std::memcpy(control_.get() + control_size_, p, avail);
                 unmask(control_.get() + control_size_, avail);
-                control_size_ += avail;
+                control_size_ = static_cast<std::uint8_t>(control_size_ + avail); // at most 125 in all
                 payload = {reinterpret_cast<const char*>(control_.get()), control_size_};
             }
             p += avail;
@@ -503,7 +504,7 @@ private:
 
     void unmask(unsigned char* p, std::size_t n) noexcept {
         if (header_.masked)
-            phase_ = apply_mask(p, n, header_.key, phase_);
+            phase_ = static_cast<std::uint8_t>(apply_mask(p, n, header_.key, phase_));
     }
 
     // Fails the connection (RFC 6455 §7.1.7): a close frame with the error's code if none was
@@ -626,12 +627,12 @@ private:
         std::uint8_t rsv = 0;
         if (extension_ && c == compress::allowed) {
             std::error_code ec;
-            encoded_.clear();
-            rsv = extension_->encode(op, data, size, encoded_, ec);
+            encoded_->clear();
+            rsv = extension_->encode(op, data, size, *encoded_, ec);
             rsv &= extension_->rsv_bits(); // never a bit the peer did not agree to
             if (rsv != 0 && !ec) {
-                data = encoded_.data();
-                size = encoded_.size();
+                data = encoded_->data();
+                size = encoded_->size();
                 mode = payload_mode::copy;
             } else {
                 rsv = 0;
@@ -639,7 +640,7 @@ private:
         }
         out_.message(op, rsv, data, size, options_.fragment_size, mode);
         if (extension_)
-            detail::release(encoded_, keep_capacity);
+            detail::release(*encoded_, keep_capacity);
     }
 
     void send_control(opcode op, const void* data, std::size_t size, std::error_code& ec) {
@@ -673,16 +674,16 @@ private:
     std::unique_ptr<extension> extension_;
     frame_writer<Role> out_;
     detail::byte_buffer message_;  // a fragmented or transformed message being reassembled
-    extension_buffer encoded_;     // an outgoing message an extension transformed
+    std::unique_ptr<extension_buffer> encoded_; // an outgoing message an extension transformed (with one)
 
     // The frame being read.
     frame_header header_;
     std::uint64_t remaining_ = 0; // payload bytes still to come
-    std::size_t phase_ = 0;       // mask phase within the payload
-    std::size_t control_size_ = 0;
     std::unique_ptr<unsigned char[]> control_; // a control payload split across reads
     unsigned char spill_[max_header_size];
     std::uint8_t spill_size_ = 0;
+    std::uint8_t phase_ = 0;        // mask phase within the payload (0..3)
+    std::uint8_t control_size_ = 0; // bytes of control_ filled (a control payload is <= 125)
     bool in_frame_ = false;
 
     // The message being read.

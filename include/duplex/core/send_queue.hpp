@@ -30,16 +30,18 @@ public:
 
     /// Appends `size` bytes for the caller to write through the returned pointer, at once.
     unsigned char* append_space(std::size_t size) {
-        block& b = block_for(size);
+        body& q = lists();
+        block& b = block_for(q, size);
         unsigned char* p = b.bytes.data() + b.used;
         b.used += size;
         if (size > 0) {
             // Extend the last segment if these bytes follow it in the same block.
-            if (head_ < segments_.size() && segments_.back().owned && p != b.bytes.data() &&
-                segments_.back().data + segments_.back().size == p)
-                segments_.back().size += size;
+            auto& segments = q.segments;
+            if (q.head < segments.size() && segments.back().owned && p != b.bytes.data() &&
+                segments.back().data + segments.back().size == p)
+                segments.back().size += size;
             else
-                segments_.push_back({p, size, true});
+                segments.push_back({p, size, true});
         }
         pending_ += size;
         queued_ += size;
@@ -51,7 +53,7 @@ public:
     void append_ref(const void* data, std::size_t size) {
         if (size == 0)
             return;
-        segments_.push_back({static_cast<const unsigned char*>(data), size, false});
+        lists().segments.push_back({static_cast<const unsigned char*>(data), size, false});
         pending_ += size;
         queued_ += size;
     }
@@ -62,38 +64,44 @@ public:
         if (size == 0)
             return;
         append_ref(data, size);
-        holds_.push_back({queued_, std::move(owner)});
+        q_->holds.push_back({queued_, std::move(owner)});
     }
 
     /// Fills up to `max` gather buffers with the bytes to write next, in order; returns how many.
     /// They stay valid, whatever is appended meanwhile, until consumed.
     std::size_t buffers(const_buffer* out, std::size_t max) const noexcept {
         std::size_t n = 0;
-        for (std::size_t i = head_; i < segments_.size() && n < max; ++i, ++n)
-            out[n] = {segments_[i].data, segments_[i].size};
+        if (q_)
+            for (std::size_t i = q_->head; i < q_->segments.size() && n < max; ++i, ++n)
+                out[n] = {q_->segments[i].data, q_->segments[i].size};
         return n;
     }
 
     /// Number of segments buffers() would return without a limit.
-    std::size_t buffer_count() const noexcept { return segments_.size() - head_; }
+    std::size_t buffer_count() const noexcept { return q_ ? q_->segments.size() - q_->head : 0; }
 
     /// Drops the first `n` bytes, which the caller has written. `n` must not exceed size().
     void consume(std::size_t n) {
+        if (n == 0)
+            return;
         pending_ -= n;
         written_ += n;
+        body& q = *q_;
         while (n > 0) {
-            segment& s = segments_[head_];
+            segment& s = q.segments[q.head];
             const std::size_t take = n < s.size ? n : s.size;
             s.data += take;
             s.size -= take;
             n -= take;
             if (s.owned)
-                release_owned(take);
+                release_owned(q, take);
             if (s.size == 0)
-                ++head_;
+                ++q.head;
         }
-        release_holds();
-        compact(segments_, head_);
+        release_holds(q);
+        compact(q.segments, q.head);
+        if (pending_ == 0)
+            give_back(std::move(q_)); // every list is empty now
     }
 
     /// Bytes queued and not yet written.
@@ -105,17 +113,21 @@ public:
     /// Bytes of memory the queue holds for copies (none once everything is written).
     std::size_t capacity() const noexcept {
         std::size_t c = 0;
-        for (const auto& b : blocks_)
-            c += b.bytes.capacity();
+        if (q_)
+            for (const auto& b : q_->blocks)
+                c += b.bytes.capacity();
         return c;
     }
+    /// Whether the queue holds its lists (only while something is queued).
+    bool holds_lists() const noexcept { return q_ != nullptr; }
 
     send_queue() = default;
     send_queue(send_queue&&) = default;
     send_queue& operator=(send_queue&&) = default;
     ~send_queue() {
-        for (auto& b : blocks_)
-            detail::recycle_buffer(std::move(b.bytes));
+        if (q_)
+            for (auto& b : q_->blocks)
+                detail::recycle_buffer(std::move(b.bytes));
     }
 
 private:
@@ -132,22 +144,66 @@ private:
         std::size_t done = 0;      // consumed
     };
 
+    // A shared frame's owner, released once written_ reaches `end` (the queue's queued_total
+    // right after the frame).
+    struct hold {
+        std::uint64_t end;
+        std::shared_ptr<const void> owner;
+    };
+
+    // The lists behind a non-empty queue. An empty queue gives them back to a per-thread stock
+    // (their vectors keep their capacity there), so an idle connection's queue is one null
+    // pointer and three counters, and steady traffic takes lists from the stock, not malloc.
+    struct body {
+        std::vector<block> blocks;     // oldest first; only the last is appended to
+        std::vector<hold> holds;       // [holds_head, size) are not yet written
+        std::size_t holds_head = 0;
+        std::vector<segment> segments; // [head, size) are pending
+        std::size_t head = 0;
+    };
+    static constexpr std::size_t stock_max = 64; // per thread
+    static std::vector<std::unique_ptr<body>>& stock() {
+        thread_local std::vector<std::unique_ptr<body>> s;
+        return s;
+    }
+    body& lists() {
+        if (!q_) {
+            auto& s = stock();
+            if (s.empty()) {
+                q_ = std::make_unique<body>();
+            } else {
+                q_ = std::move(s.back());
+                s.pop_back();
+            }
+        }
+        return *q_;
+    }
+    static void give_back(std::unique_ptr<body> q) {
+        for (auto& b : q->blocks) // none is left unless a zero-size append made one
+            detail::recycle_buffer(std::move(b.bytes));
+        q->blocks.clear();
+        auto& s = stock();
+        if (s.size() < stock_max && q->segments.capacity() <= 64 && q->holds.capacity() <= 64 &&
+            q->blocks.capacity() <= 8)
+            s.push_back(std::move(q)); // else freed: it grew for a burst
+    }
+
     // The block to append `size` bytes to: the last one if it has room, else a new one from
     // the thread's buffer pool (a frame larger than a pool block gets a block of its own).
-    block& block_for(std::size_t size) {
-        if (!blocks_.empty() && blocks_.back().bytes.size() - blocks_.back().used >= size)
-            return blocks_.back();
+    static block& block_for(body& q, std::size_t size) {
+        if (!q.blocks.empty() && q.blocks.back().bytes.size() - q.blocks.back().used >= size)
+            return q.blocks.back();
         block fresh;
         fresh.bytes = detail::acquire_buffer(size);
-        blocks_.push_back(std::move(fresh)); // moving a block keeps its bytes where they are
-        return blocks_.back();
+        q.blocks.push_back(std::move(fresh)); // moving a block keeps its bytes where they are
+        return q.blocks.back();
     }
 
     // Lets go of the shared frames written so far (oldest first).
-    void release_holds() {
-        while (holds_head_ < holds_.size() && holds_[holds_head_].end <= written_)
-            holds_[holds_head_++].owner.reset();
-        compact(holds_, holds_head_);
+    void release_holds(body& q) {
+        while (q.holds_head < q.holds.size() && q.holds[q.holds_head].end <= written_)
+            q.holds[q.holds_head++].owner.reset();
+        compact(q.holds, q.holds_head);
     }
 
     // Drops the consumed entries [0, head) of `v`: at once when all are consumed, else once they
@@ -166,31 +222,20 @@ private:
     // Owned bytes are consumed in the order they were appended: account them to the blocks
     // from the front, and give blocks that are done back to the pool. An idle queue holds no
     // memory; steady traffic takes blocks from the pool, not from malloc.
-    void release_owned(std::size_t n) {
+    static void release_owned(body& q, std::size_t n) {
         while (n > 0) {
-            block& b = blocks_.front();
+            block& b = q.blocks.front();
             const std::size_t take = n < b.used - b.done ? n : b.used - b.done;
             b.done += take;
             n -= take;
             if (b.done < b.used)
                 continue;
             detail::recycle_buffer(std::move(b.bytes));
-            blocks_.erase(blocks_.begin());
+            q.blocks.erase(q.blocks.begin());
         }
     }
 
-    // A shared frame's owner, released once written_ reaches `end` (the queue's queued_total
-    // right after the frame).
-    struct hold {
-        std::uint64_t end;
-        std::shared_ptr<const void> owner;
-    };
-
-    std::vector<block> blocks_; // oldest first; only the last is appended to
-    std::vector<hold> holds_;   // [holds_head_, size) are not yet written
-    std::size_t holds_head_ = 0;
-    std::vector<segment> segments_; // [head_, size) are pending
-    std::size_t head_ = 0;
+    std::unique_ptr<body> q_; // null while empty
     std::size_t pending_ = 0;
     std::uint64_t queued_ = 0;
     std::uint64_t written_ = 0;

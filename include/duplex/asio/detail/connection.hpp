@@ -100,7 +100,10 @@ public:
         return o;
     }
 
-    std::string subprotocol;
+    // The subprotocol agreed in the handshake (empty for none).
+    std::string_view subprotocol() const noexcept {
+        return extras_ ? std::string_view(extras_->subprotocol) : std::string_view();
+    }
 
     // ---- Opening handshake ----
 
@@ -181,7 +184,7 @@ public:
             schedule_flush(); // a backpressure close queued its close frame
             return;
         }
-        write_waiters_.emplace_back(end, std::move(h));
+        more().write_waiters.emplace_back(end, std::move(h));
         schedule_flush();
     }
 
@@ -202,7 +205,7 @@ public:
             return h.post(ended_ ? final_error() : make_error_code(error::closed));
         std::uint64_t end = 0;
         visit([&](const auto& e) { end = e.queued_total(); });
-        write_waiters_.emplace_back(end, std::move(h));
+        more().write_waiters.emplace_back(end, std::move(h));
         schedule_flush();
     }
 
@@ -258,7 +261,7 @@ public:
         });
         if (ec)
             return h.post(ec);
-        close_waiters_.push_back(std::move(h));
+        more().close_waiters.push_back(std::move(h));
         schedule_flush();
         arm_timer();
         if (!reading_)
@@ -288,9 +291,7 @@ public:
         auto each = std::move(each_);
         auto each_done = std::move(each_done_);
         auto handshake = std::move(handshake_handler_);
-        auto writes = std::move(write_waiters_);
-        waiters_head_ = 0;
-        auto closes = std::move(close_waiters_);
+        auto extras = std::move(extras_); // the waiting writes and closes
 #ifdef DUPLEX_HAS_READINESS_SERVICE
         stop_readiness(); // now, while the readiness service exists
 #endif
@@ -363,7 +364,7 @@ private:
                                 if (!ec && !self->hs_->server->accepted())
                                     ec = self->hs_->server->error();
                                 if (!ec)
-                                    self->subprotocol = std::string(self->hs_->server->subprotocol());
+                                    self->set_subprotocol(self->hs_->server->subprotocol());
                                 self->template open_engine<server_engine>(ec);
                             });
     }
@@ -376,7 +377,7 @@ private:
             return read_for_handshake([](connection& c) { c.handshake_step(); });
         ec = hs_->client->error();
         if (!ec)
-            subprotocol = std::string(hs_->client->subprotocol());
+            set_subprotocol(hs_->client->subprotocol());
         open_engine<client_engine>(ec);
     }
 
@@ -499,7 +500,7 @@ private:
 
     // Someone is waiting for bytes: a read, a close, the engine's own close, or the drain.
     bool wants_bytes() const noexcept {
-        return read_handler_ || (each_ && !paused()) || !close_waiters_.empty() || draining_ ||
+        return read_handler_ || (each_ && !paused()) || (extras_ && !extras_->close_waiters.empty()) || draining_ ||
                state() == connection_state::closing;
     }
 
@@ -750,15 +751,13 @@ private:
             return;
         complete_writes({});
         bool closed = false;
+        ::asio::const_buffer out[max_gather];
+        std::size_t count = 0;
         visit([&](auto& e) {
             closed = e.state() == connection_state::closed;
-            const_buffer out[max_gather];
-            const std::size_t n = e.output(out, max_gather);
-            gather_.clear();
-            for (std::size_t i = 0; i < n; ++i)
-                gather_.emplace_back(out[i].data, out[i].size);
+            count = gather(e, out);
         });
-        if (gather_.empty()) {
+        if (count == 0) {
             if (closed)
                 begin_drain();
             return;
@@ -768,30 +767,29 @@ private:
         // operation to start and complete. Whatever the socket did not take goes through one.
         if (readiness_) {
             std::error_code ec;
-            const std::size_t n = next.write_some(buffer_range{gather_.data(), gather_.data() + gather_.size()}, ec);
+            const std::size_t n = next.write_some(buffer_range{out, out + count}, ec);
             if (ec == ::asio::error::would_block || ec == ::asio::error::try_again)
                 ec = {};
             if (ec)
                 return end(ec);
             std::size_t total = 0;
-            for (const auto& b : gather_)
-                total += b.size();
-            if (n == total) {
-                visit([&](auto& e) { e.consume(n); });
-                return wrote();
-            }
-            visit([&](auto& e) { e.consume(n); });
+            for (std::size_t i = 0; i < count; ++i)
+                total += out[i].size();
             visit([&](auto& e) {
-                const_buffer out[max_gather];
-                const std::size_t count = e.output(out, max_gather);
-                gather_.clear();
-                for (std::size_t i = 0; i < count; ++i)
-                    gather_.emplace_back(out[i].data, out[i].size);
+                e.consume(n);
+                if (n < total)
+                    count = gather(e, out);
             });
+            if (n == total)
+                return wrote();
         }
 #endif
+        // The buffer sequence must outlive this call: it is kept with the waiters, made for the
+        // first write the socket does not take at once.
+        auto& kept = more().gather;
+        kept.assign(out, out + count);
         writing_ = true;
-        const buffer_range range{gather_.data(), gather_.data() + gather_.size()};
+        const buffer_range range{kept.data(), kept.data() + kept.size()};
         ::asio::async_write(next, range, [self = this->shared_from_this()](std::error_code ec, std::size_t n) {
             self->writing_ = false;
             self->visit([&](auto& e) { e.consume(n); });
@@ -799,6 +797,16 @@ private:
                 return self->end(ec);
             self->wrote();
         });
+    }
+
+    // The engine's output as Asio buffers; returns how many.
+    template <class Engine>
+    static std::size_t gather(Engine& e, ::asio::const_buffer* out) { // out: max_gather of them
+        const_buffer bufs[max_gather];
+        const std::size_t n = e.output(bufs, max_gather);
+        for (std::size_t i = 0; i < n; ++i)
+            out[i] = ::asio::const_buffer(bufs[i].data, bufs[i].size);
+        return n;
     }
 
     // Bytes went out: complete the writes they finish, write what was queued meanwhile.
@@ -813,22 +821,25 @@ private:
     }
 
     void complete_writes(std::error_code ec) {
+        if (!extras_)
+            return;
         std::uint64_t written = 0;
         visit([&](auto& e) { written = e.written_total(); });
-        // A vector used as a queue (a deque allocates and frees its chunks as it goes).
-        while (waiters_head_ < write_waiters_.size() &&
-               (ec || write_waiters_[waiters_head_].first <= written)) {
-            auto h = std::move(write_waiters_[waiters_head_].second);
-            ++waiters_head_;
+        // A vector used as a queue (a deque allocates and frees its chunks as it goes). The
+        // extras stay: a handler run here may queue another write.
+        auto& waiters = extras_->write_waiters;
+        auto& head = extras_->waiters_head;
+        while (head < waiters.size() && (ec || waiters[head].first <= written)) {
+            auto h = std::move(waiters[head].second);
+            ++head;
             h.dispatch(ec); // may queue more writes
         }
-        if (waiters_head_ == write_waiters_.size()) {
-            write_waiters_.clear();
-            waiters_head_ = 0;
-        } else if (waiters_head_ >= 32 && waiters_head_ >= write_waiters_.size() / 2) {
-            write_waiters_.erase(write_waiters_.begin(),
-                                 write_waiters_.begin() + static_cast<std::ptrdiff_t>(waiters_head_));
-            waiters_head_ = 0;
+        if (head == waiters.size()) {
+            waiters.clear();
+            head = 0;
+        } else if (head >= 32 && head >= waiters.size() / 2) {
+            waiters.erase(waiters.begin(), waiters.begin() + static_cast<std::ptrdiff_t>(head));
+            head = 0;
         }
     }
 
@@ -924,9 +935,11 @@ private:
         const std::error_code result = clean_ ? std::error_code{} : (ec ? ec : make_error_code(error::closed));
         deliver_read(clean_ ? make_error_code(error::closed) : result);
         complete_writes(clean_ ? make_error_code(error::closed) : result);
-        auto waiters = std::move(close_waiters_);
-        for (auto& h : waiters)
-            h.dispatch(result);
+        if (extras_) {
+            auto waiters = std::move(extras_->close_waiters);
+            for (auto& h : waiters)
+                h.dispatch(result);
+        }
         duplex::detail::recycle_buffer(std::move(rbuf_));
         rbuf_ = {};
         rpos_ = rend_ = 0;
@@ -961,40 +974,59 @@ private:
     };
     std::unique_ptr<handshake_state> hs_;
     any_handler<std::error_code> handshake_handler_;
-    bool handshake_timed_out_ = false;
 
     duplex::detail::byte_buffer rbuf_;
     std::size_t rpos_ = 0; // unread bytes are [rpos_, rend_)
     std::size_t rend_ = 0;
-    bool reading_ = false;
 #ifdef DUPLEX_HAS_READINESS_SERVICE
     readiness_service* ready_service_ = nullptr;
     readiness_service::registration* readiness_ = nullptr; // in the readiness service's epoll set
-    bool readable_ = false; // the socket may have unread bytes
 #endif
-    bool pumping_ = false;
-    bool repump_ = false;
     any_handler<std::error_code, message> read_handler_;
     std::unique_ptr<consumer> each_; // start_read_each's callback, while it reads
-    bool each_paused_ = false;        // it stopped reading for backpressure
     any_handler<std::error_code> each_done_;
 
-    bool writing_ = false;
-    bool flush_posted_ = false;
-    bool flush_after_pump_ = false;
-    std::vector<std::pair<std::uint64_t, any_handler<std::error_code>>> write_waiters_; // from waiters_head_
-    std::size_t waiters_head_ = 0;
-    std::vector<::asio::const_buffer> gather_;
+    // What most connections never need (echo_server's have none of it): made on first use,
+    // so that an idle connection does not carry four empty vectors and a string.
+    struct extras {
+        std::vector<std::pair<std::uint64_t, any_handler<std::error_code>>> write_waiters; // from waiters_head
+        std::size_t waiters_head = 0;
+        std::vector<any_handler<std::error_code>> close_waiters;
+        std::vector<::asio::const_buffer> gather; // an async_write's buffers
+        std::string subprotocol;
+    };
+    std::unique_ptr<extras> extras_;
+    extras& more() {
+        if (!extras_)
+            extras_ = std::make_unique<extras>();
+        return *extras_;
+    }
+    void set_subprotocol(std::string_view name) {
+        if (!name.empty())
+            more().subprotocol = std::string(name);
+    }
 
-    std::vector<any_handler<std::error_code>> close_waiters_;
     clock::time_point armed_ = clock::time_point::max();
-    bool draining_ = false;     // the engine is closed: half-closed, reading until the peer's FIN
-    bool clean_ = false;        // the close handshake completed
-    bool ended_ = false;        // the socket is closed; everything has completed
     connection_service& service_;
     std::error_code closed_error_; // what failed the engine, if it failed
     std::error_code ended_error_;  // what ended the transport
     std::unique_ptr<std::vector<std::function<void()>>> end_hooks_; // on_end
+
+    // The flags, together (each alone between pointers would take 8 bytes).
+    bool handshake_timed_out_ = false;
+    bool reading_ = false;
+#ifdef DUPLEX_HAS_READINESS_SERVICE
+    bool readable_ = false; // the socket may have unread bytes
+#endif
+    bool pumping_ = false;
+    bool repump_ = false;
+    bool each_paused_ = false; // start_read_each stopped reading for backpressure
+    bool writing_ = false;
+    bool flush_posted_ = false;
+    bool flush_after_pump_ = false;
+    bool draining_ = false; // the engine is closed: half-closed, reading until the peer's FIN
+    bool clean_ = false;    // the close handshake completed
+    bool ended_ = false;    // the socket is closed; everything has completed
 };
 
 } // namespace detail
