@@ -62,6 +62,11 @@ public:
             c_->shutdown();
     }
 
+    /// The socket (or TLS stream) underneath. Synchronous calls on it (options, endpoints,
+    /// close) work at any time. After the handshake, do not start Asio operations on it
+    /// directly: the stream reads and writes it; and on Linux with an io_context a TCP socket
+    /// is then served by the stream's own epoll set, not Asio's (Asio operations started on it
+    /// would fail with bad_descriptor).
     NextLayer& next_layer() noexcept { return c_->next; }
     executor_type get_executor() noexcept { return c_->next.get_executor(); }
 

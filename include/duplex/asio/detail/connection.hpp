@@ -608,6 +608,21 @@ private:
                 ::asio::dispatch(ex, [self = std::move(self)] { self->on_ready(); });
             });
         readable_ = true; // bytes may have come with the handshake, or since
+        if (readiness_)
+            reactor_registration<NextLayer>::detach(next, service->context());
+    }
+
+    // Around the one Asio operation a connection in the readiness set still starts on its
+    // socket (a write the socket did not take at once): the socket is in Asio's epoll set only
+    // while it is pending (readiness.hpp).
+    std::error_code enter_asio_reactor() {
+        if (!readiness_)
+            return {};
+        return reactor_registration<NextLayer>::attach(next, ready_service_->context());
+    }
+    void leave_asio_reactor() {
+        if (readiness_ && !ended_)
+            reactor_registration<NextLayer>::detach(next, ready_service_->context());
     }
 
     void stop_readiness() {
@@ -788,10 +803,17 @@ private:
         // first write the socket does not take at once.
         auto& kept = more().gather;
         kept.assign(out, out + count);
+#ifdef DUPLEX_HAS_READINESS_SERVICE
+        if (const std::error_code ec = enter_asio_reactor())
+            return end(ec);
+#endif
         writing_ = true;
         const buffer_range range{kept.data(), kept.data() + kept.size()};
         ::asio::async_write(next, range, [self = this->shared_from_this()](std::error_code ec, std::size_t n) {
             self->writing_ = false;
+#ifdef DUPLEX_HAS_READINESS_SERVICE
+            self->leave_asio_reactor();
+#endif
             self->visit([&](auto& e) { e.consume(n); });
             if (ec)
                 return self->end(ec);

@@ -12,6 +12,16 @@
 // the connection's executor. A connection reads until a read comes back short, then waits for
 // the next notice: no buffer and no pending Asio operation while it is idle.
 //
+// A socket in this set is also taken out of Asio's own epoll set (where Asio puts every socket
+// it opens): otherwise every segment that arrives wakes both sets, and each wait on Asio's set
+// hands back every busy socket for Asio to look at and find nothing to do. Out of it, the
+// socket's reactor state (Asio's, about 170 bytes) is freed too. Asio operations on the socket
+// would fail with bad_descriptor, so the connection puts it back for the one it still starts
+// (a write the socket did not take at once) and takes it out again when that completes.
+// Synchronous calls (read_some, write_some, shutdown, options, close) do not involve the
+// reactor. This reaches into Asio's implementation (the epoll reactor and a socket's reactor
+// data), which has been stable for years; it is compiled only for the epoll reactor.
+//
 // Linux only, and only for connections on an io_context (the service needs its executor);
 // define DUPLEX_NO_READINESS_SERVICE to wait through Asio instead.
 // SPDX-License-Identifier: MIT
@@ -26,6 +36,8 @@
 #include <asio/io_context.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/any_io_executor.hpp>
+#include <asio/basic_socket.hpp>
+#include <asio/detail/reactor.hpp>
 #include <asio/strand.hpp>
 
 #include <sys/epoll.h>
@@ -45,6 +57,51 @@ namespace asio {
 namespace detail {
 
 #define DUPLEX_HAS_READINESS_SERVICE 1
+
+// Takes a socket out of Asio's epoll set and puts it back, for sockets with Asio's reactive
+// implementation (basic_socket and what derives from it, e.g. ip::tcp::socket) under the epoll
+// reactor. `supported` is false for other types and reactors: they stay in both sets.
+template <class Socket, class = void>
+struct reactor_registration {
+    static constexpr bool supported = false;
+    static void detach(Socket&, ::asio::io_context&) {}
+    static std::error_code attach(Socket&, ::asio::io_context&) { return {}; }
+};
+
+#if defined(ASIO_HAS_EPOLL) && !defined(ASIO_HAS_IO_URING_AS_DEFAULT) && !defined(ASIO_HAS_IOCP)
+template <class Socket>
+struct reactor_registration<
+    Socket, std::enable_if_t<std::is_base_of_v<
+                ::asio::basic_socket<typename Socket::protocol_type, typename Socket::executor_type>, Socket>>>
+    : Socket { // only to name the socket's protected implementation; never constructed
+    static constexpr bool supported = true;
+
+    // Out of Asio's set; its reactor state goes back to Asio's pool. No Asio operation may be
+    // pending on the socket.
+    static void detach(Socket& s, ::asio::io_context& io) {
+        auto& reactor = ::asio::use_service<::asio::detail::epoll_reactor>(io);
+        auto& impl = implementation(s);
+        if (impl.reactor_data_ == nullptr)
+            return;
+        reactor.deregister_descriptor(impl.socket_, impl.reactor_data_, false);
+        reactor.cleanup_descriptor_data(impl.reactor_data_);
+    }
+
+    // Back in Asio's set, as when the socket was opened.
+    static std::error_code attach(Socket& s, ::asio::io_context& io) {
+        auto& reactor = ::asio::use_service<::asio::detail::epoll_reactor>(io);
+        auto& impl = implementation(s);
+        if (impl.reactor_data_ != nullptr || impl.socket_ == -1)
+            return {};
+        if (const int err = reactor.register_descriptor(impl.socket_, impl.reactor_data_))
+            return std::error_code(err, ::asio::error::get_system_category());
+        return {};
+    }
+
+private:
+    static auto& implementation(Socket& s) { return (s.*(&reactor_registration::impl_)).get_implementation(); }
+};
+#endif
 
 class readiness_service : public ::asio::execution_context::service {
 public:
@@ -91,6 +148,8 @@ public:
         }
         return r;
     }
+
+    ::asio::io_context& context() const noexcept { return *io_; }
 
     // Unregisters; call before closing the socket. The registration is freed at the start of
     // the next batch, when no event being handled can point at it any more.
