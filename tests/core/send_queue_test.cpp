@@ -146,3 +146,42 @@ TEST_CASE("send_queue: only a queue with bytes to write holds its lists, and a d
     q.consume(5);
     CHECK_FALSE(q.holds_lists());
 }
+
+TEST_CASE("buffer pool: both block sizes come back for reuse, other sizes are freed, each stock is bounded") {
+    using namespace duplex::detail;
+    // Start from empty stocks (other tests on this thread may have filled them).
+    buffer_pool().clear();
+    large_buffer_pool().clear();
+
+    byte_buffer small = acquire_buffer(100); // any request up to a block gets a whole block
+    CHECK(small.size() == pool_block_size);
+    byte_buffer large = acquire_buffer(pool_block_size + 1);
+    CHECK(large.size() == large_block_size);
+    byte_buffer huge = acquire_buffer(large_block_size + 1);
+    CHECK(huge.size() == large_block_size + 1);
+
+    const unsigned char* small_bytes = small.data();
+    const unsigned char* large_bytes = large.data();
+    recycle_buffer(std::move(small));
+    recycle_buffer(std::move(large));
+    recycle_buffer(std::move(huge)); // not a standard size: freed
+    CHECK(small.empty());
+    CHECK(buffer_pool().size() == 1);
+    CHECK(large_buffer_pool().size() == 1);
+    CHECK(acquire_buffer(pool_block_size).data() == small_bytes);
+    CHECK(acquire_buffer(large_block_size).data() == large_bytes);
+
+    // A buffer grown past its block (a read buffer doubled for a large frame) is not pooled.
+    byte_buffer grown = acquire_buffer(large_block_size);
+    grown.resize(2 * large_block_size);
+    recycle_buffer(std::move(grown));
+    CHECK(large_buffer_pool().empty());
+
+    std::vector<byte_buffer> many;
+    for (std::size_t i = 0; i < large_max_blocks + 5; ++i)
+        many.push_back(acquire_buffer(large_block_size));
+    for (auto& b : many)
+        recycle_buffer(std::move(b));
+    CHECK(large_buffer_pool().size() == large_max_blocks);
+    large_buffer_pool().clear();
+}

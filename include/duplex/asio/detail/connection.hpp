@@ -311,7 +311,11 @@ public:
 private:
     using clock = std::chrono::steady_clock;
 
-    static constexpr std::size_t read_size = 16 * 1024;
+    // Both pooled (byte_buffer.hpp). A read takes a whole batch of pipelined messages in one
+    // system call; a connection holds its buffer only while it has bytes to process. A
+    // handshake, which may be trickled in slowly, reads into a smaller one.
+    static constexpr std::size_t read_size = duplex::detail::large_block_size;
+    static constexpr std::size_t handshake_read_size = duplex::detail::pool_block_size;
 
     bool has_engine() const noexcept { return server_engine_ || client_engine_; }
 
@@ -383,7 +387,7 @@ private:
 
     template <class Next>
     void read_for_handshake(Next step) {
-        prepare_read();
+        prepare_read(handshake_read_size);
         next.async_read_some(::asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
                              [self = this->shared_from_this(), step](std::error_code ec, std::size_t n) {
                                  self->rend_ += n;
@@ -436,15 +440,15 @@ private:
     void append(std::string_view bytes) {
         if (bytes.empty())
             return;
-        rbuf_.resize(rend_ + bytes.size() > read_size ? rend_ + bytes.size() : read_size); // reads after it fit
+        rbuf_.resize(rend_ + bytes.size() > handshake_read_size ? rend_ + bytes.size() : handshake_read_size); // reads after it fit
         std::memcpy(rbuf_.data() + rend_, bytes.data(), bytes.size());
         rend_ += bytes.size();
     }
 
     // ---- Read internals ----
 
-    // Makes room at the end of the read buffer.
-    void prepare_read() {
+    // Makes room at the end of the read buffer (taking one of `size` bytes if it has none).
+    void prepare_read(std::size_t size = read_size) {
         if (rpos_ == rend_) {
             rpos_ = rend_ = 0;
         } else if (rpos_ > 0 && rend_ == rbuf_.size()) {
@@ -453,7 +457,7 @@ private:
             rpos_ = 0;
         }
         if (rbuf_.empty())
-            rbuf_ = duplex::detail::acquire_buffer(read_size);
+            rbuf_ = duplex::detail::acquire_buffer(size);
         else if (rend_ == rbuf_.size())
             rbuf_.resize(rbuf_.size() * 2);
     }

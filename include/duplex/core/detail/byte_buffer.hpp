@@ -43,35 +43,49 @@ inline void release(byte_buffer& b, std::size_t keep) {
         b.clear();
 }
 
-// A per-thread stock of pool_block_size buffers, so that a connection can hand its buffers back
+// A per-thread stock of buffers in two sizes, so that a connection can hand its buffers back
 // when it goes idle (an idle connection pins none) without steady traffic paying malloc each
-// time it takes one again.
+// time it takes one again: send-queue blocks (pool_block_size) and socket reads
+// (large_block_size: one read takes what a batch of pipelined messages brought).
 inline constexpr std::size_t pool_block_size = 16 * 1024;
 inline constexpr std::size_t pool_max_blocks = 64; // per thread: at most 1 MiB kept
+inline constexpr std::size_t large_block_size = 64 * 1024;
+inline constexpr std::size_t large_max_blocks = 16; // per thread: at most 1 MiB kept
 
 inline std::vector<byte_buffer>& buffer_pool() {
     thread_local std::vector<byte_buffer> pool;
     return pool;
 }
+inline std::vector<byte_buffer>& large_buffer_pool() {
+    thread_local std::vector<byte_buffer> pool;
+    return pool;
+}
 
-// A buffer of at least `size` bytes (its size() is its room): from the pool if it fits.
+// A buffer of at least `size` bytes (its size() is its room): from a pool if it fits.
 inline byte_buffer acquire_buffer(std::size_t size = pool_block_size) {
-    auto& pool = buffer_pool();
-    if (size <= pool_block_size && !pool.empty()) {
-        byte_buffer b = std::move(pool.back());
-        pool.pop_back();
-        return b;
+    const bool small = size <= pool_block_size;
+    if (small || size <= large_block_size) {
+        auto& pool = small ? buffer_pool() : large_buffer_pool();
+        if (!pool.empty()) {
+            byte_buffer b = std::move(pool.back());
+            pool.pop_back();
+            return b;
+        }
+        size = small ? pool_block_size : large_block_size;
     }
     byte_buffer b;
-    b.resize(size > pool_block_size ? size : pool_block_size);
+    b.resize(size);
     return b;
 }
 
-// Gives a buffer back: pooled if it is a standard block and the pool has room, else freed.
+// Gives a buffer back: pooled if it is a standard block and its pool has room, else freed.
 inline void recycle_buffer(byte_buffer&& b) {
-    auto& pool = buffer_pool();
-    if (b.size() == pool_block_size && b.capacity() == pool_block_size && pool.size() < pool_max_blocks)
-        pool.push_back(std::move(b));
+    if (b.size() == b.capacity()) {
+        if (b.size() == pool_block_size && buffer_pool().size() < pool_max_blocks)
+            buffer_pool().push_back(std::move(b));
+        else if (b.size() == large_block_size && large_buffer_pool().size() < large_max_blocks)
+            large_buffer_pool().push_back(std::move(b));
+    }
     byte_buffer().swap(b);
 }
 
