@@ -118,13 +118,16 @@ bool parse_args(int argc, char** argv, settings& s) {
 // a copy queued by send(): no allocation or handler per message, and the echoes of all the
 // frames that came in one read go out in one write. The loop stops reading while the send
 // queue is over its limit (a peer that does not read its echoes), and ends with the
-// connection; the stream lives as long as the loop's completion handler, which owns it.
+// connection; the stream lives as long as the loop's completion handler, which owns it (a
+// unique_ptr: a shared_ptr's control block and a second pointer would cost 32 bytes more per
+// connection).
 template <class Stream>
-void serve(std::shared_ptr<Stream> ws, const std::optional<duplex::deflate_options>& deflate) {
+void serve(std::unique_ptr<Stream> ws, const std::optional<duplex::deflate_options>& deflate) {
     duplex::server_handshake_options handshake;
     if (deflate) // per connection: it negotiates into this stream's engine
         duplex::asio::enable_deflate(*ws, handshake, *deflate);
-    ws->async_accept(std::move(handshake), [ws](std::error_code ec) {
+    Stream* w = ws.get();
+    w->async_accept(std::move(handshake), [ws = std::move(ws)](std::error_code ec) mutable {
         if (ec)
             return;
         Stream* w = ws.get();
@@ -133,7 +136,7 @@ void serve(std::shared_ptr<Stream> ws, const std::optional<duplex::deflate_optio
                 std::error_code ignored; // fails only once the connection is closing: the loop ends then
                 w->send(m.op, m.data.data(), m.data.size(), ignored);
             },
-            [ws](std::error_code) {});
+            [ws = std::move(ws)](std::error_code) {});
     });
 }
 
@@ -144,17 +147,19 @@ template <class Socket>
 void start(Socket socket, asio::ssl::context* tls, const duplex::asio::stream_options& options,
            const settings& s) {
     if (!tls) {
-        auto ws = std::make_shared<duplex::asio::stream<Socket>>(std::move(socket));
+        auto ws = std::make_unique<duplex::asio::stream<Socket>>(std::move(socket));
         ws->set_options(options);
         return serve(std::move(ws), s.deflate_answer);
     }
     using tls_stream = duplex::asio::stream<asio::ssl::stream<tcp::socket>>; // one type for both
-    auto ws = std::make_shared<tls_stream>(asio::ssl::stream<tcp::socket>(tcp::socket(std::move(socket)), *tls));
+    auto ws = std::make_unique<tls_stream>(asio::ssl::stream<tcp::socket>(tcp::socket(std::move(socket)), *tls));
     ws->set_options(options);
-    ws->next_layer().async_handshake(asio::ssl::stream_base::server, [ws, &s](std::error_code ec) {
-        if (!ec)
-            serve(ws, s.deflate_answer);
-    });
+    tls_stream* w = ws.get();
+    w->next_layer().async_handshake(asio::ssl::stream_base::server,
+                                    [ws = std::move(ws), &s](std::error_code ec) mutable {
+                                        if (!ec)
+                                            serve(std::move(ws), s.deflate_answer);
+                                    });
 }
 
 // Accepts connections until the acceptor is closed, each on an executor from `make`.

@@ -588,6 +588,14 @@ private:
         pump(); // from inside the pump, its loop goes on
     }
 
+    void on_readiness(std::shared_ptr<connection_service::member> owner) override {
+        auto self = std::static_pointer_cast<connection>(std::move(owner));
+        auto ex = self->next.get_executor();
+        // Inline when this thread may run the connection's handlers (one thread, no strand),
+        // else queued on its executor.
+        ::asio::dispatch(ex, [self = std::move(self)] { self->on_ready(); });
+    }
+
     // The service saw the socket become readable (called on the connection's executor).
     void on_ready() {
         readable_ = true;
@@ -601,16 +609,8 @@ private:
         auto* service = readiness_service::of(next.get_executor());
         if (service == nullptr)
             return;
-        ready_service_ = service;
-        readiness_ = service->add(
-            static_cast<int>(next.lowest_layer().native_handle()), this->weak_from_this(),
-            [](std::shared_ptr<void> owner) {
-                auto self = std::static_pointer_cast<connection>(std::move(owner));
-                auto ex = self->next.get_executor();
-                // Inline when this thread may run the connection's handlers (one thread, no
-                // strand), else queued on its executor.
-                ::asio::dispatch(ex, [self = std::move(self)] { self->on_ready(); });
-            });
+        readiness_ = service->add(static_cast<int>(next.lowest_layer().native_handle()),
+                                  std::weak_ptr<connection_service::member>(this->weak_from_this()));
         readable_ = true; // bytes may have come with the handshake, or since
         if (readiness_)
             reactor_registration<NextLayer>::detach(next, service->context());
@@ -622,16 +622,16 @@ private:
     std::error_code enter_asio_reactor() {
         if (!readiness_)
             return {};
-        return reactor_registration<NextLayer>::attach(next, ready_service_->context());
+        return reactor_registration<NextLayer>::attach(next, readiness_->service->context());
     }
     void leave_asio_reactor() {
         if (readiness_ && !ended_)
-            reactor_registration<NextLayer>::detach(next, ready_service_->context());
+            reactor_registration<NextLayer>::detach(next, readiness_->service->context());
     }
 
     void stop_readiness() {
         if (readiness_) {
-            ready_service_->remove(readiness_);
+            readiness_->service->remove(readiness_, static_cast<int>(next.lowest_layer().native_handle()));
             readiness_ = nullptr;
         }
     }
@@ -1005,7 +1005,6 @@ private:
     std::size_t rpos_ = 0; // unread bytes are [rpos_, rend_)
     std::size_t rend_ = 0;
 #ifdef DUPLEX_HAS_READINESS_SERVICE
-    readiness_service* ready_service_ = nullptr;
     readiness_service::registration* readiness_ = nullptr; // in the readiness service's epoll set
 #endif
     any_handler<std::error_code, message> read_handler_;

@@ -30,6 +30,7 @@
 #if defined(__linux__) && !defined(ASIO_NO_TS_EXECUTORS) && !defined(DUPLEX_NO_READINESS_SERVICE)
 
 #include <duplex/asio/detail/prelude.hpp>
+#include <duplex/asio/detail/service.hpp>
 
 #include <asio/error.hpp>
 #include <asio/execution_context.hpp>
@@ -108,12 +109,13 @@ public:
     using key_type = readiness_service;
     static inline ::asio::execution_context::id id;
 
-    // One registered socket. `notify` is called, from the thread that collected the event,
-    // with a strong reference to the owner (which it should post to the owner's executor).
+    // One registered socket: its owner's on_readiness is called, from the thread that
+    // collected the event (it should go on on the owner's executor). 24 bytes: one per
+    // connection, so the socket is not kept here (remove() is given it).
+    using owner_type = connection_service::member;
     struct registration {
-        std::weak_ptr<void> owner;
-        void (*notify)(std::shared_ptr<void> owner) = nullptr;
-        int fd = -1;
+        std::weak_ptr<owner_type> owner;
+        readiness_service* service = nullptr;
     };
 
     explicit readiness_service(::asio::execution_context& ctx)
@@ -137,8 +139,8 @@ public:
     }
 
     // Registers `fd`; returns nullptr if epoll refuses it (the caller waits through Asio).
-    registration* add(int fd, std::weak_ptr<void> owner, void (*notify)(std::shared_ptr<void>)) {
-        auto* r = new registration{std::move(owner), notify, fd};
+    registration* add(int fd, std::weak_ptr<owner_type> owner) {
+        auto* r = new registration{std::move(owner), this};
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
         ev.data.ptr = r;
@@ -151,13 +153,13 @@ public:
 
     ::asio::io_context& context() const noexcept { return *io_; }
 
-    // Unregisters; call before closing the socket. The registration is freed at the start of
-    // the next batch, when no event being handled can point at it any more.
-    void remove(registration* r) {
+    // Unregisters `r`, made for socket `fd`; call before closing the socket. The registration
+    // is freed at the start of the next batch, when no event being handled can point at it.
+    void remove(registration* r, int fd) {
         std::lock_guard<std::mutex> lock(m_);
         epoll_event ev{};
         if (epoll_fd_ != -1)
-            ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, r->fd, &ev);
+            ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, &ev);
         r->owner.reset();
         dead_.push_back(r);
     }
@@ -229,13 +231,13 @@ private:
                 continue;
             for (int i = 0; i < n; ++i) {
                 auto* r = static_cast<registration*>(events[i].data.ptr);
-                std::shared_ptr<void> owner;
+                std::shared_ptr<owner_type> owner;
                 {
                     std::lock_guard<std::mutex> lock(m_);
                     owner = r->owner.lock();
                 }
-                if (owner)
-                    r->notify(std::move(owner));
+                if (owner_type* o = owner.get())
+                    o->on_readiness(std::move(owner));
             }
             if (n < 256)
                 break;

@@ -36,6 +36,9 @@ public:
         // From any thread: start the closing handshake (or cut off an opening one); the
         // connection calls ended() once it is over.
         virtual void close_soon(close_code code, const std::string& reason) = 0;
+        // Its socket, in the readiness service's epoll set (readiness.hpp), became readable.
+        // Called from the thread that collected the event, with a strong reference to it.
+        virtual void on_readiness(std::shared_ptr<member> self) { static_cast<void>(self); }
 
     protected:
         ~member() = default;

@@ -47,10 +47,13 @@ inline void release(byte_buffer& b, std::size_t keep) {
 // when it goes idle (an idle connection pins none) without steady traffic paying malloc each
 // time it takes one again: send-queue blocks (pool_block_size) and socket reads
 // (large_block_size: one read takes what a batch of pipelined messages brought).
+// A connection takes a block while it has bytes to process or to send and gives it back as
+// soon as they are done, usually in the same handler: a few blocks per thread serve steady
+// traffic, and the stock stays small (it is memory every thread keeps).
 inline constexpr std::size_t pool_block_size = 16 * 1024;
-inline constexpr std::size_t pool_max_blocks = 64; // per thread: at most 1 MiB kept
+inline constexpr std::size_t pool_max_blocks = 16; // per thread: at most 256 KiB kept
 inline constexpr std::size_t large_block_size = 64 * 1024;
-inline constexpr std::size_t large_max_blocks = 16; // per thread: at most 1 MiB kept
+inline constexpr std::size_t large_max_blocks = 4; // per thread: at most 256 KiB kept
 
 inline std::vector<byte_buffer>& buffer_pool() {
     thread_local std::vector<byte_buffer> pool;
