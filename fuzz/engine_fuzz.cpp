@@ -18,7 +18,10 @@
 //           3,4  flush: the bytes to be received go to the engine, cut into transport reads
 //                as the next byte says (one read, fixed-size chunks, sizes from the input,
 //                single bytes); each read is a copy in its own exactly-sized heap block, and
-//                read() is called on it again and again until it has used all of it
+//                read() is called on it again and again until it has used all of it. With 4,
+//                read() is told partial_frames::hold: a frame the engine holds stays, with
+//                the bytes after it, and goes first into the next read's block (moved, as a
+//                growing buffer moves it); a later flush 3 gives it back to be copied
 //           5,6  send_text / send_binary (op bit7: payload_mode::borrow)
 //           7    send() with any opcode          8  begin_message with a chosen opcode
 //           9    send_part (op bit4: last)        10, 11  ping / pong, payload 0..130 bytes
@@ -30,7 +33,9 @@
 //
 // The harness keeps its own model of the connection and checks, after every call:
 //   - read() uses at most the bytes given, and returns with an event, an error, or all bytes
-//     used; an event uses at least one byte and ends exactly at the byte that completes it.
+//     used, or (partial_frames::hold only) holding a frame, with frame_wanted() more than the
+//     bytes from where it stopped; frame_wanted() is 0 otherwise; an event uses at least one
+//     byte and ends exactly at the byte that completes it.
 //   - every event and error matches a reference receiver written here (header rules checked
 //     byte by byte, fail-fast; fragmentation; limits; reference UTF-8 for text and close
 //     reasons; close codes): messages are delivered whole and unchanged (or, streamed, in
@@ -813,8 +818,8 @@ public:
             case 0:
             case 1: op_frame(o); break;
             case 2: op_raw(o); break;
-            case 3:
-            case 4: flush(r_.byte()); break;
+            case 3: flush(r_.byte()); break;
+            case 4: flush(r_.byte(), true); break;
             case 5: op_send(o, 1); break;
             case 6: op_send(o, 2); break;
             case 7: op_send(o, r_.byte() & 15u); break;
@@ -1031,7 +1036,7 @@ private:
     }
 
     // The bytes to be received go to the engine in transport reads cut as `split` says.
-    void flush(unsigned split) {
+    void flush(unsigned split, bool hold = false) {
         const std::string in = std::move(incoming_);
         incoming_.clear();
         std::size_t at = 0;
@@ -1048,29 +1053,44 @@ private:
                 }
             }
             n = std::min(n, rest);
-            transport_read(reinterpret_cast<const unsigned char*>(in.data()) + at, n);
+            transport_read(reinterpret_cast<const unsigned char*>(in.data()) + at, n, hold);
             at += n;
         } while (at < in.size());
     }
 
-    // One read from the transport: its own heap block of exactly n bytes, given to read()
-    // until it has used them all.
-    void transport_read(const unsigned char* src, std::size_t n) {
-        std::unique_ptr<unsigned char[]> block(new unsigned char[n]);
+    // One read from the transport: its own heap block of exactly the bytes the engine holds
+    // (as it left them) and the n new ones, given to read() until it has used them all or
+    // holds a frame again.
+    void transport_read(const unsigned char* src, std::size_t n, bool hold) {
+        const std::string original = held_original_ + std::string(reinterpret_cast<const char*>(src), n);
+        const std::size_t total = original.size();
+        std::unique_ptr<unsigned char[]> block(new unsigned char[total]);
+        if (!held_.empty())
+            std::memcpy(block.get(), held_.data(), held_.size());
         if (n > 0)
-            std::memcpy(block.get(), src, n);
+            std::memcpy(block.get() + held_.size(), src, n);
+        held_.clear();
+        held_original_.clear();
         std::size_t at = 0;
         do {
-            at += one_read(block.get() + at, src + at, n - at);
-        } while (at < n);
+            bool holds = false;
+            at += one_read(block.get() + at, reinterpret_cast<const unsigned char*>(original.data()) + at,
+                           total - at, hold, holds);
+            if (holds) {
+                held_.assign(reinterpret_cast<const char*>(block.get()) + at, total - at);
+                held_original_ = original.substr(at);
+                return;
+            }
+        } while (at < total);
     }
 
-    std::size_t one_read(unsigned char* p, const unsigned char* original, std::size_t n) {
+    std::size_t one_read(unsigned char* p, const unsigned char* original, std::size_t n, bool hold, bool& holds) {
         const connection_state before = state_;
         const std::size_t q_before = model_q();
         duplex::event ev;
         std::error_code ec;
-        const std::size_t used = eng_.read(p, n, ev, ec);
+        const std::size_t used =
+            eng_.read(p, n, ev, ec, hold ? duplex::partial_frames::hold : duplex::partial_frames::copy);
         FUZZ_CHECK(used <= n);
         if (n > 0) {
             last_received_ = now_;
@@ -1083,7 +1103,13 @@ private:
             return used;
         }
         FUZZ_CHECK(!(ev && ec));
-        FUZZ_CHECK(ev || ec || used == n); // never stops early without a reason
+        holds = !ev && !ec && used < n;
+        if (holds) { // the one other reason to stop early: a frame held whole for later
+            FUZZ_CHECK(hold);
+            FUZZ_CHECK(eng_.frame_wanted() > n - used);
+        } else {
+            FUZZ_CHECK(eng_.frame_wanted() == 0);
+        }
 
         std::vector<model_event> mev;
         if (ec) {
@@ -1633,6 +1659,8 @@ private:
     std::deque<lent_payload> lent_;
 
     std::string incoming_;            // bytes built, not yet given to the engine
+    std::string held_;                // the frame the engine holds (partial_frames::hold), as it left it
+    std::string held_original_;       // the same bytes as they came
     bool frames_in_message_ = false;  // the frames built so far leave a message open
 
     std::string pending_;             // bytes queued and not consumed: from pending_front_

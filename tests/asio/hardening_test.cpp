@@ -14,6 +14,7 @@
 #include <asio/write.hpp>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
@@ -178,6 +179,58 @@ TEST_CASE("hardening: 10000 one-byte fragments reassemble in bounded memory, and
     small.max_message_size = 5000;
     duplex::server_engine limited(small);
     CHECK(feed(limited, stream) == duplex::error::message_too_big);
+}
+
+TEST_CASE("hardening: a 16 MiB frame's header reserves nothing - the read buffer grows as bytes arrive") {
+    echo_server server(1);
+    asio::io_context io;
+    tcp::socket s(io);
+    s.connect(loopback(server.port()));
+    const std::string request = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    asio::write(s, asio::buffer(request));
+    std::string response;
+    while (response.find("\r\n\r\n") == std::string::npos) {
+        char c;
+        asio::read(s, asio::buffer(&c, 1));
+        response += c;
+    }
+    REQUIRE(response.rfind("HTTP/1.1 101", 0) == 0);
+    std::this_thread::sleep_for(100ms); // the server settles after the handshake
+    const long long before = live_bytes;
+
+    constexpr std::size_t size = 16u << 20; // the default max_message_size
+    bytes start = header(0x82, size);
+    start.insert(start.end(), 1000, 'x');
+    asio::write(s, asio::buffer(start));
+    std::this_thread::sleep_for(300ms);
+    // One pooled read block at most: nothing sized by what the header claims.
+    CHECK(live_bytes - before < 256 * 1024);
+
+    bytes rest(size - 1000);
+    for (std::size_t i = 0; i < rest.size(); ++i)
+        rest[i] = static_cast<unsigned char>(i * 7);
+    bytes echoed(size);
+    unsigned char echo_header[10];
+    const long long test_buffers = live_bytes - before;
+    reset_peak();
+    std::thread writer([&] { asio::write(s, asio::buffer(rest)); });
+    asio::read(s, asio::buffer(echo_header));
+    asio::read(s, asio::buffer(echoed));
+    writer.join();
+    CHECK(echo_header[0] == 0x82);
+    CHECK(echo_header[1] == 127);
+    unsigned long long length = 0;
+    for (int i = 2; i < 10; ++i)
+        length = length << 8 | echo_header[i];
+    CHECK(length == size);
+    CHECK(std::equal(echoed.begin(), echoed.begin() + 1000, start.end() - 1000));
+    CHECK(std::equal(echoed.begin() + 1000, echoed.end(), rest.begin()));
+    // The server's peak: the message whole in the read buffer, one growth step in flight and
+    // its echo in the send queue: a small multiple of the message, not of what a header claims.
+    CHECK(peak_bytes - before - test_buffers < 40ll << 20);
+    s.close();
+    server.stop();
 }
 
 TEST_CASE("hardening: a 1 MB request head is refused at 8 KiB, buffering no more") {

@@ -163,6 +163,208 @@ TEST_CASE("engine: an unfragmented message is a view into the caller's buffer, u
     CHECK(p + ev.data.size() == wire.data() + wire.size());
 }
 
+namespace {
+
+// Feeds `wire` in reads cut by `cut` the way a glue that grows its buffer does with
+// partial_frames::hold: unconsumed bytes stay buffered and the next read is appended to them.
+// Counts message events that are not views into the buffer, and frames held with a
+// frame_wanted() that does not exceed what is buffered (they were all there).
+struct hold_result {
+    read_result r;
+    std::size_t copies = 0;     // messages delivered from the engine's own buffer
+    std::size_t wrong_held = 0; // frames held though they were all there
+};
+
+template <class Engine>
+hold_result feed_holding(Engine& e, const bytes& wire, const chunker& cut = whole()) {
+    hold_result out;
+    bytes buf;
+    std::size_t pos = 0;
+    for (;;) {
+        std::size_t used = 0;
+        while (used < buf.size()) {
+            duplex::event ev;
+            const std::size_t n = e.read(buf.data() + used, buf.size() - used, ev, out.r.ec, duplex::partial_frames::hold);
+            if (ev) {
+                out.r.events.push_back({ev.type, ev.op, std::string(ev.data), ev.code, ev.last});
+                const auto* p = reinterpret_cast<const unsigned char*>(ev.data.data());
+                if (ev.type == duplex::event_type::message && !ev.data.empty() &&
+                    (p < buf.data() || p + ev.data.size() > buf.data() + buf.size()))
+                    ++out.copies;
+            }
+            if (out.r.ec)
+                return out;
+            used += n;
+            if (n == 0 && !ev) { // held: the frame must be more than what is buffered
+                if (e.frame_wanted() <= buf.size() - used)
+                    ++out.wrong_held;
+                break;
+            }
+        }
+        buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(used));
+        if (pos == wire.size())
+            return out;
+        const std::size_t n = cut(wire.size() - pos);
+        buf.insert(buf.end(), wire.begin() + static_cast<std::ptrdiff_t>(pos),
+                   wire.begin() + static_cast<std::ptrdiff_t>(pos + n));
+        pos += n;
+    }
+}
+
+} // namespace
+
+TEST_CASE("engine: partial_frames::hold keeps an incomplete message frame in the caller's buffer") {
+    client_engine client;
+    std::error_code ec;
+    duplex::event ev;
+    const std::string text_1000 = pattern(1000);
+    const auto frame_of = [&](const std::string& text) {
+        client.send_text(text, ec);
+        return take_output(client);
+    };
+
+    SECTION("held until whole, then a view") {
+        bytes wire = frame_of(text_1000);
+        REQUIRE(wire.size() == 8 + 1000); // 2 + 2 length bytes + 4 mask bytes
+        server_engine server;
+        CHECK(server.read(wire.data(), 500, ev, ec, duplex::partial_frames::hold) == 0);
+        CHECK_FALSE(ev);
+        CHECK_FALSE(ec);
+        CHECK(server.frame_wanted() == wire.size());
+        CHECK(server.read(wire.data(), 800, ev, ec, duplex::partial_frames::hold) == 0);
+        CHECK(server.frame_wanted() == wire.size());
+        CHECK(server.read(wire.data(), 500, ev, ec, duplex::partial_frames::hold) == 0); // nothing new
+        CHECK(server.read(wire.data(), wire.size(), ev, ec, duplex::partial_frames::hold) == wire.size());
+        REQUIRE(ev.type == duplex::event_type::message);
+        CHECK(ev.data == text_1000);
+        CHECK(reinterpret_cast<const unsigned char*>(ev.data.data()) == wire.data() + 8); // unmasked in place
+        CHECK(server.frame_wanted() == 0);
+    }
+    SECTION("the held bytes may move, as a growing buffer moves them") {
+        const bytes wire = frame_of(text_1000);
+        server_engine server;
+        bytes first(wire.begin(), wire.begin() + 600);
+        CHECK(server.read(first.data(), first.size(), ev, ec, duplex::partial_frames::hold) == 0);
+        bytes moved = first; // as checked so far: unmasked in place
+        moved.insert(moved.end(), wire.begin() + 600, wire.end());
+        first.assign(first.size(), 0xEE); // the old place is gone
+        CHECK(server.read(moved.data(), moved.size(), ev, ec, duplex::partial_frames::hold) == moved.size());
+        REQUIRE(ev.type == duplex::event_type::message);
+        CHECK(ev.data == text_1000);
+        CHECK(reinterpret_cast<const unsigned char*>(ev.data.data()) == moved.data() + 8);
+    }
+    SECTION("a header split across reads: the frame is taken and gathered") {
+        bytes wire = frame_of(text_1000);
+        server_engine server;
+        CHECK(server.read(wire.data(), 7, ev, ec, duplex::partial_frames::hold) == 7);
+        CHECK(server.frame_wanted() == 0);
+        CHECK(server.read(wire.data() + 7, 500, ev, ec, duplex::partial_frames::hold) == 500);
+        CHECK(server.read(wire.data() + 507, wire.size() - 507, ev, ec, duplex::partial_frames::hold) ==
+              wire.size() - 507);
+        REQUIRE(ev.type == duplex::event_type::message);
+        CHECK(ev.data == text_1000);
+    }
+    SECTION("invalid UTF-8 fails as soon as it arrives, not when the frame is whole") {
+        std::string bad = text_1000;
+        bad[100] = '\xff';
+        duplex::engine_options unchecked; // the client would refuse to send it
+        unchecked.validate_outgoing_utf8 = false;
+        client_engine sloppy(unchecked);
+        sloppy.send_text(bad, ec);
+        REQUIRE_FALSE(ec);
+        bytes wire = take_output(sloppy);
+        server_engine server;
+        CHECK(server.read(wire.data(), 50, ev, ec, duplex::partial_frames::hold) == 0);
+        CHECK_FALSE(ec);
+        server.read(wire.data(), 300, ev, ec, duplex::partial_frames::hold);
+        CHECK(ec == error::invalid_utf8);
+        CHECK(server.sent_close_code() == close_code::invalid_payload);
+        CHECK(server.frame_wanted() == 0);
+    }
+}
+
+TEST_CASE("engine: partial_frames::hold takes what it cannot hold, and checks limits first") {
+    std::error_code ec;
+    duplex::event ev;
+    SECTION("a message's first fragment is taken as it comes") {
+        client_engine client;
+        client.begin_message(opcode::binary, ec);
+        client.send_part(binary_pattern(300).data(), 300, false, ec);
+        bytes wire = take_output(client);
+        server_engine server;
+        CHECK(server.read(wire.data(), 100, ev, ec, duplex::partial_frames::hold) == 100);
+        CHECK(server.frame_wanted() == 0);
+    }
+    SECTION("a control frame is taken as it comes") {
+        client_engine client;
+        client.ping("are you there?", 14, ec);
+        bytes wire = take_output(client);
+        server_engine server;
+        CHECK(server.read(wire.data(), 10, ev, ec, duplex::partial_frames::hold) == 10);
+        CHECK(server.read(wire.data() + 10, wire.size() - 10, ev, ec, duplex::partial_frames::hold) == wire.size() - 10);
+        CHECK(ev.type == duplex::event_type::ping);
+    }
+    SECTION("stream_messages delivers pieces, holding nothing") {
+        client_engine client;
+        client.send_text(pattern(2000), ec);
+        bytes wire = take_output(client);
+        duplex::engine_options streaming;
+        streaming.stream_messages = true;
+        server_engine server(streaming);
+        CHECK(server.read(wire.data(), 1000, ev, ec, duplex::partial_frames::hold) == 1000);
+        CHECK(ev.type == duplex::event_type::message_part);
+        CHECK(server.frame_wanted() == 0);
+    }
+    SECTION("a frame over max_message_size fails at its header, nothing held") {
+        client_engine client;
+        client.send_binary(binary_pattern(1000).data(), 1000, ec);
+        bytes wire = take_output(client);
+        duplex::engine_options small;
+        small.max_message_size = 999;
+        server_engine server(small);
+        server.read(wire.data(), 100, ev, ec, duplex::partial_frames::hold);
+        CHECK(ec == error::message_too_big);
+        CHECK(server.frame_wanted() == 0);
+        CHECK(server.sent_close_code() == close_code::message_too_big);
+    }
+}
+
+TEST_CASE("engine: partial_frames::hold decodes a mixed stream like copy does, however it is cut") {
+    duplex::engine_options fragmenting;
+    fragmenting.fragment_size = 700;
+    client_engine client(fragmenting);
+    std::error_code ec;
+    const std::string big = pattern(2000, 7), small = pattern(300, 8), fragmented = pattern(1500, 9);
+    client.send_text(small, ec);
+    client.ping("p", 1, ec);
+    client.send_binary(big.data(), 600, ec);
+    client.send_text(fragmented, ec); // 3 frames of at most 700
+    client.send_text("", ec);
+    client.send_text(small, ec);
+    client.close(close_code::normal, "bye", ec);
+    REQUIRE_FALSE(ec);
+    const bytes wire = take_output(client);
+    const std::vector<received> expected = {text(small), ping("p"), binary(big.substr(0, 600)),
+                                            text(fragmented), text(""), text(small),
+                                            closed(close_code::normal, "bye")};
+    std::size_t mismatches = 0, wrong_held = 0;
+    for (std::size_t step = 1; step <= wire.size(); step += step < 20 ? 1 : 97) {
+        server_engine s;
+        const hold_result r = feed_holding(s, wire, every(step));
+        mismatches += r.r.ec || r.r.events != expected;
+        wrong_held += r.wrong_held;
+    }
+    CHECK(mismatches == 0);
+    CHECK(wrong_held == 0);
+    // Read at once, only the fragmented message is gathered; every other one is a view.
+    server_engine at_once;
+    CHECK(feed_holding(at_once, wire).copies == 1);
+    // A byte at a time, every header arrives split, so the engine takes each frame as it
+    // comes: the fragmented message and the three non-empty unfragmented ones are gathered.
+    server_engine bytewise;
+    CHECK(feed_holding(bytewise, wire, every(1)).copies == 4);
+}
+
 TEST_CASE("engine: stream_messages delivers pieces as they arrive, views of the input") {
     duplex::engine_options streaming;
     streaming.stream_messages = true;

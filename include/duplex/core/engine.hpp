@@ -30,6 +30,24 @@
 
 namespace duplex {
 
+/// What engine::read() does with an unfragmented message whose frame is only partly in its
+/// input.
+enum class partial_frames : std::uint8_t {
+    /// Take the bytes: the engine gathers the message in its own buffer. Any caller's buffer
+    /// works, however small.
+    copy,
+    /// Hold the frame in the caller's buffer: read() checks the bytes that are there (unmasks
+    /// them in place, validates UTF-8 as they come, so a bad message still fails at once) but
+    /// does not count them as used; it stops at the frame's first byte, and frame_wanted()
+    /// says how many bytes the frame has in all. The caller keeps those bytes, appends more
+    /// and calls read() again from the same first byte (the bytes may move in memory, as a
+    /// buffer grows, but must not change). The message then is a view into the caller's
+    /// buffer, with no copy. The caller's buffer must be able to grow to max_message_size
+    /// plus a frame header (14 bytes). A held frame given back to a read() with
+    /// partial_frames::copy is taken from then on and gathered.
+    hold,
+};
+
 /// The protocol engine for one connection, after the opening handshake. `Role` decides the
 /// masking rules: a server requires masked frames and sends unmasked ones, a client the reverse.
 ///
@@ -84,7 +102,10 @@ public:
     /// violation it sets `ec` to the specific error, queues a close frame with the code RFC 6455
     /// §7.4.1 gives it (1002, 1007 or 1009) and the connection is closed; events found before
     /// the violation have been returned first. Once closed, bytes are ignored.
-    std::size_t read(void* data, std::size_t size, event& ev, std::error_code& ec) {
+    /// With partial_frames::hold, an unfragmented data message whose frame is not all in the
+    /// input is held in the caller's buffer (see partial_frames).
+    std::size_t read(void* data, std::size_t size, event& ev, std::error_code& ec,
+                     partial_frames partial = partial_frames::copy) {
         ev = event{};
         ec.clear();
         if (size > 0)
@@ -94,15 +115,37 @@ public:
         auto* const begin = static_cast<unsigned char*>(data);
         unsigned char* p = begin;
         unsigned char* const end = begin + size;
+        unsigned char* hold_from = nullptr; // where the current frame starts, if it may be held
+        if (held_ > 0) { // the frame held last time, given back (with more bytes, or now to copy)
+            if (size < held_ || (size == held_ && partial == partial_frames::hold))
+                return 0;
+            p += held_;
+            if (partial == partial_frames::hold)
+                hold_from = begin;
+            else // gathered from here on, as if it had been copied from the start
+                message_.assign(begin + header_.header_size, p);
+            held_ = 0;
+        }
         for (;;) {
-            if (!in_frame_ && !read_header(p, end, ec))
-                break; // need more bytes, or failed
-            if (read_payload(p, end, ev, ec))
+            if (!in_frame_) {
+                hold_from = partial == partial_frames::hold && spill_size_ == 0 ? p : nullptr;
+                if (!read_header(p, end, ec))
+                    break; // need more bytes, or failed
+            }
+            if (read_payload(p, end, ev, ec, hold_from))
                 break; // an event, or failed
             if (in_frame_ || p == end)
                 break; // the frame continues in the next read, or the input is used up
         }
         return static_cast<std::size_t>(p - begin);
+    }
+
+    /// While read() holds a frame in the caller's buffer (partial_frames::hold): the frame's
+    /// size in all (header and payload), counted from where read() stopped. Otherwise 0.
+    std::size_t frame_wanted() const noexcept {
+        return held_ > 0 && state_ != connection_state::closed
+                   ? header_.header_size + static_cast<std::size_t>(header_.payload_length)
+                   : 0;
     }
 
     /// The transport ended (read returned end of file, or the socket failed). If the close
@@ -353,7 +396,7 @@ private:
                                                      (header_.rsv2 ? rsv2_bit : 0) |
                                                      (header_.rsv3 ? rsv3_bit : 0));
             message_size_ = 0;
-            message_frames_ = 0;
+            first_frame_ = true;
             utf8_.reset();
             detail::release(message_, keep_capacity);
         }
@@ -370,8 +413,10 @@ private:
     }
 
     // Takes payload bytes of the current frame from [p, end). True when it has an event for
-    // `ev` or failed (ec set); false to go on reading.
-    bool read_payload(unsigned char*& p, unsigned char* end, event& ev, std::error_code& ec) {
+    // `ev` or failed (ec set); false to go on reading. `hold_from`: where the frame starts in
+    // this input, if it may be held there (partial_frames::hold).
+    bool read_payload(unsigned char*& p, unsigned char* end, event& ev, std::error_code& ec,
+                      unsigned char* hold_from) {
         const std::size_t avail =
             static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, static_cast<std::uint64_t>(end - p)));
         const bool frame_done = avail == remaining_;
@@ -397,7 +442,7 @@ private:
         }
 
         const bool message_done = frame_done && header_.fin;
-        const bool first_frame = message_frames_ == 0;
+        const bool first_frame = first_frame_;
         unmask(p, avail);
         const unsigned char* chunk = p;
         std::size_t chunk_size = avail;
@@ -405,7 +450,7 @@ private:
         remaining_ -= avail;
         if (frame_done) {
             in_frame_ = false;
-            ++message_frames_;
+            first_frame_ = false;
         }
 
         if (message_rsv_ != 0) { // an extension transforms this message
@@ -437,8 +482,14 @@ private:
                 return false;
             return deliver(chunk, chunk_size, event_type::message_part, ev, message_done);
         }
-        if (message_done && first_frame && chunk_size == header_.payload_length)
-            return deliver(chunk, chunk_size, event_type::message, ev); // whole, in this read: a view
+        if (first_frame && header_.fin && (chunk_size == header_.payload_length || hold_from)) {
+            if (message_done) // whole in the caller's buffer: a view
+                return deliver(p - header_.payload_length, static_cast<std::size_t>(header_.payload_length),
+                               event_type::message, ev);
+            held_ = static_cast<std::size_t>(p - hold_from); // checked so far; the rest to come
+            p = hold_from;
+            return true;
+        }
 
         const std::size_t at = message_.size();
         message_.resize(at + chunk_size);
@@ -678,11 +729,11 @@ private:
     // The frame being read.
     frame_header header_;
     std::uint64_t remaining_ = 0; // payload bytes still to come
+    std::size_t held_ = 0;        // bytes of the frame held in the caller's buffer (partial_frames::hold)
     std::unique_ptr<unsigned char[]> control_; // a control payload split across reads
 
     // The message being read.
     std::uint64_t message_size_ = 0;
-    std::uint64_t message_frames_ = 0;
     utf8_validator utf8_;
 
     // The message being sent in parts.
@@ -691,7 +742,7 @@ private:
     std::uint64_t dropped_ = 0;
     std::error_code error_;
 
-    // The small fields, together in 32 bytes (spread between the larger ones they took 56).
+    // The small fields, together in 33 bytes (spread between the larger ones they took 56).
     unsigned char spill_[max_header_size]; // a frame header split across reads
     close_code sent_code_ = close_code::no_status;
     close_code received_code_ = close_code::no_status;
@@ -700,6 +751,7 @@ private:
     std::uint8_t control_size_ = 0; // bytes of control_ filled (a control payload is <= 125)
     bool in_frame_ = false;
     bool in_message_ = false;
+    bool first_frame_ = true; // the message's first frame is being read
     opcode message_op_ = opcode::text;
     std::uint8_t message_rsv_ = 0;
     header_rules rules_{Role, 0};

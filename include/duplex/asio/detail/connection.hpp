@@ -448,18 +448,30 @@ private:
     // ---- Read internals ----
 
     // Makes room at the end of the read buffer (taking one of `size` bytes if it has none).
+    // A message frame the engine holds in the buffer until it is whole (partial_frames::hold) gets
+    // room for all of it: the buffer grows when its bytes have filled it, at most doubling
+    // each time, and the message is then delivered as a view into it, not gathered by a copy.
     void prepare_read(std::size_t size = read_size) {
+        const std::size_t wanted = query([](const auto& e) { return e.frame_wanted(); }, std::size_t{0});
         if (rpos_ == rend_) {
             rpos_ = rend_ = 0;
-        } else if (rpos_ > 0 && rend_ == rbuf_.size()) {
+        } else if (rpos_ > 0 && (rend_ == rbuf_.size() || rpos_ + wanted > rbuf_.size())) {
             std::memmove(rbuf_.data(), rbuf_.data() + rpos_, rend_ - rpos_);
             rend_ -= rpos_;
             rpos_ = 0;
         }
         if (rbuf_.empty())
             rbuf_ = duplex::detail::acquire_buffer(size);
-        else if (rend_ == rbuf_.size())
-            rbuf_.resize(rbuf_.size() * 2);
+        else if (rend_ == rbuf_.size()) // full: grows only as fast as bytes come
+            grow_read_buffer(wanted > rbuf_.size() ? std::min(wanted, rbuf_.size() * 2) : rbuf_.size() * 2);
+    }
+
+    // The pooled block it outgrew goes back to the pool: the next message takes it again.
+    void grow_read_buffer(std::size_t size) {
+        auto bigger = duplex::detail::acquire_buffer(size);
+        std::memcpy(bigger.data(), rbuf_.data(), rend_);
+        duplex::detail::recycle_buffer(std::move(rbuf_));
+        rbuf_ = std::move(bigger);
     }
 
     enum class outcome { delivered, stop, need_more };
@@ -648,7 +660,10 @@ private:
         while (rpos_ < rend_ && e.state() != connection_state::closed) {
             event ev;
             std::error_code ec;
-            rpos_ += e.read(rbuf_.data() + rpos_, rend_ - rpos_, ev, ec);
+            const std::size_t used = e.read(rbuf_.data() + rpos_, rend_ - rpos_, ev, ec, partial_frames::hold);
+            rpos_ += used;
+            if (used == 0 && !ev && !ec)
+                break; // a message frame held until it is whole: prepare_read makes room for it
             if (e.wants_write())
                 schedule_flush();
             if (ec) {

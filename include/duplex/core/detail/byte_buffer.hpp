@@ -49,10 +49,12 @@ inline void release(byte_buffer& b, std::size_t keep) {
 // (large_block_size: one read takes what a batch of pipelined messages brought).
 // A connection takes a block while it has bytes to process or to send and gives it back as
 // soon as they are done, usually in the same handler: a few blocks per thread serve steady
-// traffic, and the stock stays small (it is memory every thread keeps).
+// traffic, and the stock stays small (it is memory every thread keeps). A read block holds a
+// 64 KiB message whole with its frame header (at most 14 bytes), so that such a message, a
+// common size, is delivered from the block it arrived in.
 inline constexpr std::size_t pool_block_size = 16 * 1024;
 inline constexpr std::size_t pool_max_blocks = 16; // per thread: at most 256 KiB kept
-inline constexpr std::size_t large_block_size = 64 * 1024;
+inline constexpr std::size_t large_block_size = 64 * 1024 + 16;
 inline constexpr std::size_t large_max_blocks = 4; // per thread: at most 256 KiB kept
 
 inline std::vector<byte_buffer>& buffer_pool() {
