@@ -5,6 +5,7 @@
 
 #include <duplex/core/buffer.hpp>
 #include <duplex/core/detail/byte_buffer.hpp>
+#include <duplex/core/detail/queue_vector.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -99,7 +100,7 @@ public:
                 ++q.head;
         }
         release_holds(q);
-        compact(q.segments, q.head);
+        detail::drop_consumed(q.segments, q.head);
         if (pending_ == 0)
             give_back(std::move(q_)); // every list is empty now
     }
@@ -203,20 +204,7 @@ private:
     void release_holds(body& q) {
         while (q.holds_head < q.holds.size() && q.holds[q.holds_head].end <= written_)
             q.holds[q.holds_head++].owner.reset();
-        compact(q.holds, q.holds_head);
-    }
-
-    // Drops the consumed entries [0, head) of `v`: at once when all are consumed, else once they
-    // are 64 or more and half of `v` (so each entry is moved O(1) times on average).
-    template <class T>
-    static void compact(std::vector<T>& v, std::size_t& head) {
-        if (head == v.size()) {
-            v.clear();
-            head = 0;
-        } else if (head >= 64 && head >= v.size() / 2) {
-            v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(head));
-            head = 0;
-        }
+        detail::drop_consumed(q.holds, q.holds_head);
     }
 
     // Owned bytes are consumed in the order they were appended: account them to the blocks

@@ -8,6 +8,7 @@
 #include <duplex/asio/detail/service.hpp>
 #include <duplex/core/client_handshake.hpp>
 #include <duplex/core/detail/byte_buffer.hpp>
+#include <duplex/core/detail/queue_vector.hpp>
 #include <duplex/core/engine.hpp>
 #include <duplex/core/event.hpp>
 #include <duplex/core/server_handshake.hpp>
@@ -24,6 +25,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <iterator>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -48,13 +50,37 @@ struct stream_options {
 
 namespace detail {
 
-// A buffer sequence over an array the connection keeps for the write: copying it (Asio copies
-// the sequence into its operation) allocates nothing, unlike copying a vector.
+// The engine's output buffers as an Asio buffer sequence, each converted as Asio reads it:
+// one array serves the engine and the socket. Copying the range (Asio copies the sequence
+// into its operation) allocates nothing, unlike copying a vector.
 struct buffer_range {
-    const ::asio::const_buffer* first;
-    const ::asio::const_buffer* last;
-    const ::asio::const_buffer* begin() const noexcept { return first; }
-    const ::asio::const_buffer* end() const noexcept { return last; }
+    struct iterator {
+        using iterator_category = std::bidirectional_iterator_tag;
+        using value_type = ::asio::const_buffer;
+        using difference_type = std::ptrdiff_t;
+        using pointer = const value_type*;
+        using reference = value_type;
+
+        const duplex::const_buffer* at;
+        value_type operator*() const noexcept { return {at->data, at->size}; }
+        iterator& operator++() noexcept { return ++at, *this; }
+        iterator operator++(int) noexcept { return {at++}; }
+        iterator& operator--() noexcept { return --at, *this; }
+        iterator operator--(int) noexcept { return {at--}; }
+        friend bool operator==(iterator a, iterator b) noexcept { return a.at == b.at; }
+        friend bool operator!=(iterator a, iterator b) noexcept { return a.at != b.at; }
+    };
+    const duplex::const_buffer* first;
+    const duplex::const_buffer* last;
+    iterator begin() const noexcept { return {first}; }
+    iterator end() const noexcept { return {last}; }
+};
+
+// Room for the engine's output buffers, left uninitialized: a write fills what it uses (a
+// plain array would zero all of them for every write).
+union gather_array {
+    gather_array() noexcept {}
+    duplex::const_buffer at[64];
 };
 
 template <class NextLayer>
@@ -785,11 +811,12 @@ private:
             return;
         complete_writes({});
         bool closed = false;
-        ::asio::const_buffer out[max_gather];
+        gather_array bufs;
+        duplex::const_buffer* const out = bufs.at;
         std::size_t count = 0;
         visit([&](auto& e) {
             closed = e.state() == connection_state::closed;
-            count = gather(e, out);
+            count = e.output(out, max_gather);
         });
         if (count == 0) {
             if (closed)
@@ -808,11 +835,11 @@ private:
                 return end(ec);
             std::size_t total = 0;
             for (std::size_t i = 0; i < count; ++i)
-                total += out[i].size();
+                total += out[i].size;
             visit([&](auto& e) {
                 e.consume(n);
                 if (n < total)
-                    count = gather(e, out);
+                    count = e.output(out, max_gather);
             });
             if (n == total)
                 return wrote();
@@ -840,16 +867,6 @@ private:
         });
     }
 
-    // The engine's output as Asio buffers; returns how many.
-    template <class Engine>
-    static std::size_t gather(Engine& e, ::asio::const_buffer* out) { // out: max_gather of them
-        const_buffer bufs[max_gather];
-        const std::size_t n = e.output(bufs, max_gather);
-        for (std::size_t i = 0; i < n; ++i)
-            out[i] = ::asio::const_buffer(bufs[i].data, bufs[i].size);
-        return n;
-    }
-
     // Bytes went out: complete the writes they finish, write what was queued meanwhile.
     void wrote() {
         complete_writes({});
@@ -866,8 +883,7 @@ private:
             return;
         std::uint64_t written = 0;
         visit([&](auto& e) { written = e.written_total(); });
-        // A vector used as a queue (a deque allocates and frees its chunks as it goes). The
-        // extras stay: a handler run here may queue another write.
+        // The extras stay: a handler run here may queue another write.
         auto& waiters = extras_->write_waiters;
         auto& head = extras_->waiters_head;
         while (head < waiters.size() && (ec || waiters[head].first <= written)) {
@@ -875,13 +891,7 @@ private:
             ++head;
             h.dispatch(ec); // may queue more writes
         }
-        if (head == waiters.size()) {
-            waiters.clear();
-            head = 0;
-        } else if (head >= 32 && head >= waiters.size() / 2) {
-            waiters.erase(waiters.begin(), waiters.begin() + static_cast<std::ptrdiff_t>(head));
-            head = 0;
-        }
+        duplex::detail::drop_consumed(waiters, head);
     }
 
     // ---- Time ----
@@ -994,7 +1004,7 @@ private:
                 hook();
     }
 
-    static constexpr std::size_t max_gather = 64;
+    static constexpr std::size_t max_gather = sizeof(gather_array::at) / sizeof(duplex::const_buffer);
 
     // Made when a deadline needs it: a connection without heartbeat or timeouts has none.
     std::unique_ptr<::asio::steady_timer> timer_;
@@ -1032,7 +1042,7 @@ private:
         std::vector<std::pair<std::uint64_t, any_handler<std::error_code>>> write_waiters; // from waiters_head
         std::size_t waiters_head = 0;
         std::vector<any_handler<std::error_code>> close_waiters;
-        std::vector<::asio::const_buffer> gather; // an async_write's buffers
+        std::vector<duplex::const_buffer> gather; // an async_write's buffers
         std::string subprotocol;
     };
     std::unique_ptr<extras> extras_;
