@@ -828,7 +828,10 @@ private:
         // operation to start and complete. Whatever the socket did not take goes through one.
         if (readiness_) {
             std::error_code ec;
-            const std::size_t n = next.write_some(buffer_range{out, out + count}, ec);
+            // One buffer (an echo, a single message) goes out through send(), which the kernel
+            // takes with less work than sendmsg()'s vector.
+            const std::size_t n = count == 1 ? next.write_some(::asio::const_buffer(out[0].data, out[0].size), ec)
+                                             : next.write_some(buffer_range{out, out + count}, ec);
             if (ec == ::asio::error::would_block || ec == ::asio::error::try_again)
                 ec = {};
             if (ec)
